@@ -1,0 +1,49 @@
+import type { Context } from '../../context.js';
+import { jsonObject } from '../../http/body.js';
+import { requesterOf, type RouteDef } from '../../http/route.js';
+import { parseUserId } from '../../matrix/ids.js';
+import { userDetailsJson } from './mappers/user.js';
+
+const userParam = (req: { params: unknown }) => parseUserId((req.params as { userId: string }).userId).full;
+
+export const adminUserRoutes = (ctx: Context): RouteDef[] => {
+  const svc = ctx.services.adminUsers;
+  return [
+    // GET /_synapse/admin/v2/users/<user_id> (Synapse 1.x; catalogue §3.2)
+    {
+      method: 'GET',
+      path: '/_synapse/admin/v2/users/:userId',
+      auth: 'admin',
+      handler: async (req) => userDetailsJson(await svc.get(userParam(req))),
+    },
+    // PUT /_synapse/admin/v2/users/<user_id>: 201 on create, 200 on modify (catalogue §3.3)
+    {
+      method: 'PUT',
+      path: '/_synapse/admin/v2/users/:userId',
+      auth: 'admin',
+      handler: async (req, reply) => {
+        const userId = userParam(req);
+        const { created, details } = await svc.upsert(requesterOf(req), userId, jsonObject(req));
+        reply.code(created ? 201 : 200);
+        return userDetailsJson(details);
+      },
+    },
+    // GET/PUT /_synapse/admin/v1/users/<user_id>/admin (catalogue §3.4)
+    {
+      method: 'GET',
+      path: '/_synapse/admin/v1/users/:userId/admin',
+      auth: 'admin',
+      handler: async (req) => ({ admin: await svc.isAdmin(userParam(req)) }),
+    },
+    {
+      method: 'PUT',
+      path: '/_synapse/admin/v1/users/:userId/admin',
+      auth: 'admin',
+      handler: async (req) => {
+        const userId = userParam(req);
+        await svc.setAdmin(requesterOf(req), userId, jsonObject(req));
+        return {};
+      },
+    },
+  ];
+};

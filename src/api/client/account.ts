@@ -1,0 +1,55 @@
+import type { Context } from '../../context.js';
+import { badJson, forbidden, missingParam } from '../../errors.js';
+import { jsonObject } from '../../http/body.js';
+import { clientPaths, requesterOf, type RouteDef } from '../../http/route.js';
+
+// /_matrix/client/v3/account/{whoami,password,deactivate} (spec §5.6, §5.8).
+export const accountRoutes = (ctx: Context): RouteDef[] => {
+  const { accounts, uia } = ctx.services;
+  const passwordFlow = [{ stages: ['m.login.password'] }];
+  return [
+    {
+      method: 'GET',
+      path: clientPaths('/account/whoami'),
+      auth: 'user',
+      allowGuests: true,
+      handler: async (req) => {
+        const r = requesterOf(req);
+        return { user_id: r.userId, is_guest: r.isGuest, ...(r.deviceId !== null ? { device_id: r.deviceId } : {}) };
+      },
+    },
+    {
+      method: 'POST',
+      path: clientPaths('/account/password'),
+      auth: 'user',
+      handler: async (req) => {
+        const r = requesterOf(req);
+        const body = jsonObject(req);
+        if (!ctx.config.password.enabled || !ctx.config.password.localdbEnabled) throw forbidden('Password change disabled');
+        const newPassword = body.new_password;
+        if (newPassword !== undefined && (typeof newPassword !== 'string' || newPassword.length > 512)) throw badJson('Invalid password');
+        if (typeof newPassword === 'string') accounts.passwords.checkPolicy(newPassword);
+        await uia.check(body, passwordFlow, r.userId);
+        if (typeof newPassword !== 'string') throw missingParam("Missing params: ['new_password']");
+        const logoutDevices = body.logout_devices ?? true;
+        if (typeof logoutDevices !== 'boolean') throw badJson('logout_devices must be a boolean');
+        await accounts.setPassword(r.userId, newPassword, { logoutDevices, except: { deviceId: r.deviceId, tokenId: r.tokenId } });
+        return {};
+      },
+    },
+    {
+      method: 'POST',
+      path: clientPaths('/account/deactivate'),
+      auth: 'user',
+      handler: async (req) => {
+        const r = requesterOf(req);
+        const body = jsonObject(req);
+        const erase = body.erase ?? false;
+        if (typeof erase !== 'boolean') throw badJson("Param 'erase' must be a boolean, if given");
+        await uia.check(body, passwordFlow, r.userId);
+        await accounts.deactivate(r.userId, { erase });
+        return { id_server_unbind_result: 'success' };
+      },
+    },
+  ];
+};

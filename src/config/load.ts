@@ -1,0 +1,167 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { Value } from '@sinclair/typebox/value';
+import { parse } from 'yaml';
+import { ConfigSchema, type Config, type RateLimitSetting, type RawConfig } from './schema.js';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Reads YAML the way Synapse's PyYAML does (YAML 1.1: `yes`/`no` are booleans). */
+export function parseYaml(text: string, source: string): Record<string, unknown> {
+  let doc: unknown;
+  try {
+    doc = parse(text, { version: '1.1' });
+  } catch (e) {
+    throw new ConfigError(`${source}: not valid YAML: ${(e as Error).message}`);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`${source}: expected a mapping at the top level`);
+  return doc as Record<string, unknown>;
+}
+
+/** Reads and merges config files: later files replace earlier top-level keys, as Synapse does. */
+export function readConfigFiles(paths: string[]): Record<string, unknown> {
+  const merged: Record<string, unknown> = {};
+  for (const path of paths) {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (e) {
+      throw new ConfigError(`cannot read config file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    Object.assign(merged, parseYaml(text, path));
+  }
+  return merged;
+}
+
+/** Keys Axon reads; anything else is reported as ignored. */
+export const KNOWN_KEYS = new Set(Object.keys(ConfigSchema.properties));
+
+export function unknownKeys(raw: Record<string, unknown>): string[] {
+  return Object.keys(raw).filter((k) => !KNOWN_KEYS.has(k));
+}
+
+/** Parses Synapse's size strings ("50M", "1G", "512K") or plain byte counts. */
+export function parseSize(value: string | number, key: string): number {
+  if (typeof value === 'number') return value;
+  const m = /^\s*(\d+)\s*([KMGT]?)B?\s*$/i.exec(value);
+  if (!m) throw new ConfigError(`Invalid config: '${key}' must be a size such as "50M"`);
+  const unit = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[m[2]!.toUpperCase() as '' | 'K' | 'M' | 'G' | 'T'];
+  return Number(m[1]) * unit;
+}
+
+const rate = (r: RateLimitSetting | undefined, perSecond: number, burst: number) => ({
+  per_second: r?.per_second ?? perSecond,
+  burst_count: r?.burst_count ?? burst,
+});
+
+/**
+ * Validates a merged raw config and fills in Synapse's defaults. The error names the bad key,
+ * e.g. "Invalid config: 'listeners/0/port': Expected integer".
+ */
+export function normalizeConfig(input: Record<string, unknown>, configPaths: string[] = []): Config {
+  const first = Value.Errors(ConfigSchema, input).First();
+  if (first) {
+    const key = first.path.replace(/^\//, '') || '(top level)';
+    throw new ConfigError(`Invalid config: '${key}': ${first.message}`);
+  }
+  const raw = input as RawConfig;
+  const baseDir = configPaths.length > 0 ? dirname(resolve(configPaths[0]!)) : process.cwd();
+  const abs = (p: string) => resolve(baseDir, p);
+
+  if (raw.registration_shared_secret && raw.registration_shared_secret_path) {
+    throw new ConfigError(
+      "Invalid config: 'registration_shared_secret_path': cannot be combined with 'registration_shared_secret'",
+    );
+  }
+  let secret = raw.registration_shared_secret ?? null;
+  if (raw.registration_shared_secret_path) {
+    try {
+      secret = readFileSync(abs(raw.registration_shared_secret_path), 'utf8').trim();
+    } catch (e) {
+      throw new ConfigError(`Invalid config: 'registration_shared_secret_path': cannot read ${raw.registration_shared_secret_path}`);
+    }
+  }
+
+  const listeners = (raw.listeners ?? [
+    { port: 8008, bind_addresses: ['::1', '127.0.0.1'], type: 'http', resources: [{ names: ['client', 'federation'] }] },
+  ]).map((l) => ({
+    port: l.port,
+    bindAddresses: l.bind_addresses ?? ['::', '0.0.0.0'],
+    type: l.type ?? 'http',
+    tls: l.tls ?? false,
+    xForwarded: l.x_forwarded ?? false,
+    resources: (l.resources ?? []).flatMap((r) => r.names),
+  }));
+
+  const db = raw.database ?? { name: 'sqlite3' as const, args: { database: 'homeserver.db' } };
+  let database: Config['database'];
+  if (db.name === 'sqlite3') {
+    const file = db.args?.database;
+    if (!file) throw new ConfigError("Invalid config: 'database/args/database': required for sqlite3");
+    database = { kind: 'sqlite', path: file === ':memory:' ? file : abs(file) };
+  } else {
+    const a = db.args ?? {};
+    database = {
+      kind: 'postgres',
+      host: a.host,
+      port: a.port === undefined ? undefined : Number(a.port),
+      user: a.user,
+      password: a.password,
+      database: a.database ?? a.dbname,
+      poolMin: a.cp_min ?? 5,
+      poolMax: a.cp_max ?? 10,
+    };
+  }
+
+  const publicBaseUrl = raw.public_baseurl ?? `https://${raw.server_name}/`;
+  const pw = raw.password_config ?? {};
+  const policy = pw.policy ?? {};
+
+  return {
+    serverName: raw.server_name,
+    publicBaseUrl: publicBaseUrl.endsWith('/') ? publicBaseUrl : `${publicBaseUrl}/`,
+    serveServerWellknown: raw.serve_server_wellknown ?? false,
+    listeners,
+    database,
+    registrationSharedSecret: secret,
+    enableRegistration: raw.enable_registration ?? false,
+    enableRegistrationWithoutVerification: raw.enable_registration_without_verification ?? false,
+    registrationRequiresToken: raw.registration_requires_token ?? false,
+    password: {
+      enabled: pw.enabled !== false,
+      localdbEnabled: pw.localdb_enabled ?? true,
+      pepper: pw.pepper ?? '',
+      policy: {
+        enabled: policy.enabled ?? false,
+        minimumLength: policy.minimum_length ?? 0,
+        requireDigit: policy.require_digit ?? false,
+        requireSymbol: policy.require_symbol ?? false,
+        requireLowercase: policy.require_lowercase ?? false,
+        requireUppercase: policy.require_uppercase ?? false,
+      },
+    },
+    bcryptRounds: raw.bcrypt_rounds ?? 12,
+    mediaStorePath: abs(raw.media_store_path ?? 'media_store'),
+    maxUploadSize: parseSize(raw.max_upload_size ?? '50M', 'max_upload_size'),
+    signingKeyPath: abs(raw.signing_key_path ?? `${raw.server_name}.signing.key`),
+    adminContact: raw.admin_contact ?? null,
+    defaultUserType: raw.user_types?.default_user_type ?? null,
+    extraUserTypes: raw.user_types?.extra_user_types ?? [],
+    rateLimits: {
+      message: rate(raw.rc_message, 0.2, 10),
+      registration: rate(raw.rc_registration, 0.17, 3),
+      loginAddress: rate(raw.rc_login?.address, 0.003, 5),
+      loginAccount: rate(raw.rc_login?.account, 0.003, 5),
+      loginFailedAttempts: rate(raw.rc_login?.failed_attempts, 0.17, 3),
+    },
+    configPaths,
+  };
+}
+
+export function loadConfig(paths: string[]): { config: Config; ignoredKeys: string[] } {
+  const raw = readConfigFiles(paths);
+  return { config: normalizeConfig(raw, paths), ignoredKeys: unknownKeys(raw) };
+}

@@ -1,0 +1,170 @@
+import { Type, type Static } from '@sinclair/typebox';
+
+/**
+ * The subset of Synapse's homeserver.yaml that Axon reads. Keys not listed here are logged and
+ * ignored at start-up, as Synapse does with keys it does not know.
+ */
+
+const Listener = Type.Object({
+  port: Type.Integer({ minimum: 0, maximum: 65535 }),
+  bind_addresses: Type.Optional(Type.Array(Type.String())),
+  type: Type.Optional(Type.String()),
+  tls: Type.Optional(Type.Boolean()),
+  x_forwarded: Type.Optional(Type.Boolean()),
+  resources: Type.Optional(
+    Type.Array(
+      Type.Object({
+        names: Type.Array(Type.String()),
+        compress: Type.Optional(Type.Boolean()),
+      }),
+    ),
+  ),
+});
+
+const Database = Type.Object({
+  name: Type.Union([Type.Literal('sqlite3'), Type.Literal('psycopg2'), Type.Literal('psycopg')]),
+  allow_unsafe_locale: Type.Optional(Type.Boolean()),
+  txn_limit: Type.Optional(Type.Integer()),
+  args: Type.Optional(
+    Type.Object({
+      database: Type.Optional(Type.String()),
+      dbname: Type.Optional(Type.String()),
+      user: Type.Optional(Type.String()),
+      password: Type.Optional(Type.String()),
+      host: Type.Optional(Type.String()),
+      port: Type.Optional(Type.Union([Type.Integer(), Type.String()])),
+      cp_min: Type.Optional(Type.Integer({ minimum: 0 })),
+      cp_max: Type.Optional(Type.Integer({ minimum: 1 })),
+    }),
+  ),
+});
+
+const RateLimit = Type.Object({
+  per_second: Type.Optional(Type.Number({ minimum: 0 })),
+  burst_count: Type.Optional(Type.Number({ minimum: 0 })),
+});
+
+const PasswordPolicy = Type.Object({
+  enabled: Type.Optional(Type.Boolean()),
+  minimum_length: Type.Optional(Type.Integer({ minimum: 0 })),
+  require_digit: Type.Optional(Type.Boolean()),
+  require_symbol: Type.Optional(Type.Boolean()),
+  require_lowercase: Type.Optional(Type.Boolean()),
+  require_uppercase: Type.Optional(Type.Boolean()),
+});
+
+const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
+
+export const ConfigSchema = Type.Object({
+  server_name: Type.String({ minLength: 1 }),
+  public_baseurl: Type.Optional(Nullable(Type.String())),
+  serve_server_wellknown: Type.Optional(Type.Boolean()),
+  listeners: Type.Optional(Type.Array(Listener)),
+  database: Type.Optional(Database),
+  registration_shared_secret: Type.Optional(Nullable(Type.String())),
+  registration_shared_secret_path: Type.Optional(Nullable(Type.String())),
+  enable_registration: Type.Optional(Type.Boolean()),
+  enable_registration_without_verification: Type.Optional(Type.Boolean()),
+  registration_requires_token: Type.Optional(Type.Boolean()),
+  password_config: Type.Optional(
+    Type.Object({
+      enabled: Type.Optional(Type.Union([Type.Boolean(), Type.Literal('only_for_reauth')])),
+      localdb_enabled: Type.Optional(Type.Boolean()),
+      pepper: Type.Optional(Nullable(Type.String())),
+      policy: Type.Optional(PasswordPolicy),
+    }),
+  ),
+  bcrypt_rounds: Type.Optional(Type.Integer({ minimum: 4, maximum: 31 })),
+  media_store_path: Type.Optional(Type.String()),
+  max_upload_size: Type.Optional(Type.Union([Type.String(), Type.Integer({ minimum: 0 })])),
+  signing_key_path: Type.Optional(Type.String()),
+  admin_contact: Type.Optional(Nullable(Type.String())),
+  report_stats: Type.Optional(Type.Boolean()),
+  user_types: Type.Optional(
+    Type.Object({
+      default_user_type: Type.Optional(Nullable(Type.String())),
+      extra_user_types: Type.Optional(Type.Array(Type.String())),
+    }),
+  ),
+  rc_message: Type.Optional(RateLimit),
+  rc_registration: Type.Optional(RateLimit),
+  rc_admin_redaction: Type.Optional(RateLimit),
+  rc_login: Type.Optional(
+    Type.Object({
+      address: Type.Optional(RateLimit),
+      account: Type.Optional(RateLimit),
+      failed_attempts: Type.Optional(RateLimit),
+    }),
+  ),
+});
+
+export type RawConfig = Static<typeof ConfigSchema>;
+export type RateLimitSetting = Static<typeof RateLimit>;
+
+export interface ListenerConfig {
+  port: number;
+  bindAddresses: string[];
+  type: string;
+  tls: boolean;
+  xForwarded: boolean;
+  resources: string[];
+}
+
+export type DatabaseConfig =
+  | { kind: 'sqlite'; path: string }
+  | {
+      kind: 'postgres';
+      connectionString?: string;
+      host?: string;
+      port?: number;
+      user?: string;
+      password?: string;
+      database?: string;
+      poolMin: number;
+      poolMax: number;
+    };
+
+export interface PasswordConfig {
+  enabled: boolean;
+  localdbEnabled: boolean;
+  pepper: string;
+  policy: {
+    enabled: boolean;
+    minimumLength: number;
+    requireDigit: boolean;
+    requireSymbol: boolean;
+    requireLowercase: boolean;
+    requireUppercase: boolean;
+  };
+}
+
+/** The validated, defaulted configuration the rest of Axon reads. */
+export interface Config {
+  serverName: string;
+  /** Always ends with '/'. */
+  publicBaseUrl: string;
+  serveServerWellknown: boolean;
+  listeners: ListenerConfig[];
+  database: DatabaseConfig;
+  registrationSharedSecret: string | null;
+  enableRegistration: boolean;
+  enableRegistrationWithoutVerification: boolean;
+  registrationRequiresToken: boolean;
+  password: PasswordConfig;
+  bcryptRounds: number;
+  mediaStorePath: string;
+  maxUploadSize: number;
+  signingKeyPath: string;
+  adminContact: string | null;
+  defaultUserType: string | null;
+  extraUserTypes: string[];
+  rateLimits: {
+    message: Required<RateLimitSetting>;
+    registration: Required<RateLimitSetting>;
+    loginAddress: Required<RateLimitSetting>;
+    loginAccount: Required<RateLimitSetting>;
+    loginFailedAttempts: Required<RateLimitSetting>;
+  };
+  /** The file(s) the config came from; relative paths resolve against the first one's folder. */
+  configPaths: string[];
+}

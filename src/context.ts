@@ -1,0 +1,73 @@
+import { readFileSync } from 'node:fs';
+import pino, { type Logger } from 'pino';
+import type { Config } from './config/schema.js';
+import { newSigningKeyLine, parseSigningKey, type SigningKey } from './matrix/signing-key.js';
+import { AccountsService } from './services/accounts.js';
+import { AdminUsersService } from './services/admin-users.js';
+import { AuthService } from './services/auth.js';
+import { LoginService } from './services/login.js';
+import { Passwords } from './services/passwords.js';
+import { SharedSecretRegistration } from './services/shared-secret.js';
+import { UserInteractiveAuth } from './services/uia.js';
+import { openStorage, type Storage } from './storage/database.js';
+import { migrate } from './storage/migrations/index.js';
+
+export interface Services {
+  auth: AuthService;
+  accounts: AccountsService;
+  adminUsers: AdminUsersService;
+  sharedSecret: SharedSecretRegistration;
+  logins: LoginService;
+  uia: UserInteractiveAuth;
+}
+
+/** The composition root: configuration, logger, storage and the services built on them. */
+export interface Context {
+  config: Config;
+  log: Logger;
+  storage: Storage;
+  signingKey: SigningKey;
+  services: Services;
+  close(): Promise<void>;
+}
+
+export interface ContextOptions {
+  log?: Logger;
+  /** Storage opened by the caller (tests); otherwise opened from the config. */
+  storage?: Storage;
+  /** Signing key text; otherwise read from `signing_key_path`. */
+  signingKeyText?: string;
+}
+
+function loadSigningKey(config: Config, text: string | undefined): SigningKey {
+  if (text !== undefined) return parseSigningKey(text);
+  try {
+    return parseSigningKey(readFileSync(config.signingKeyPath, 'utf8'));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`signing key file not found: ${config.signingKeyPath}`);
+    throw e;
+  }
+}
+
+export async function createContext(config: Config, opts: ContextOptions = {}): Promise<Context> {
+  const log = opts.log ?? pino({ level: process.env.AXON_LOG_LEVEL ?? 'info' });
+  const signingKey = loadSigningKey(config, opts.signingKeyText);
+  const storage = opts.storage ?? openStorage(config.database);
+  await migrate(storage.db, storage.dialect);
+
+  const db = storage.db;
+  const passwords = new Passwords(config.bcryptRounds, config.password);
+  const accounts = new AccountsService(db, config, passwords);
+  const services: Services = {
+    auth: new AuthService(db),
+    accounts,
+    adminUsers: new AdminUsersService(db, config, accounts),
+    sharedSecret: new SharedSecretRegistration(config.registrationSharedSecret, accounts),
+    logins: new LoginService(db, accounts),
+    uia: new UserInteractiveAuth(accounts),
+  };
+  return { config, log, storage, signingKey, services, close: () => storage.close() };
+}
+
+/** A fresh signing key, for tests and first starts. */
+export const generateSigningKeyText = newSigningKeyLine;

@@ -1,0 +1,30 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { MatrixError } from '../errors.js';
+import { extractToken, requireAdmin, type AuthService } from '../services/auth.js';
+
+function authorizationHeaders(req: FastifyRequest): string | string[] | undefined {
+  const header = req.headers.authorization;
+  if (header === undefined) return undefined;
+  // Node keeps only the first of repeated Authorization headers; count them in the raw list.
+  const raw = req.raw.rawHeaders;
+  const all: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 13 && raw[i]!.toLowerCase() === 'authorization') all.push(raw[i + 1]!);
+  return all.length > 1 ? all : header;
+}
+
+/** The onRequest hook: authenticates per the route's declared level (catalogue §1.2). */
+export function authHook(auth: AuthService) {
+  return async function authenticate(req: FastifyRequest, _reply: FastifyReply): Promise<void> {
+    const config = req.routeOptions.config;
+    const level = config.auth;
+    if (level === undefined || level === 'none') return;
+    const token = extractToken(authorizationHeaders(req), (req.query as Record<string, unknown>).access_token);
+    if (token === null) {
+      if (level === 'optional') return;
+      throw new MatrixError(401, 'M_MISSING_TOKEN', 'Missing access token');
+    }
+    const requester = await auth.authenticate(token, { allowGuest: config.allowGuests === true });
+    if (level === 'admin') requireAdmin(requester);
+    req.requester = requester;
+  };
+}

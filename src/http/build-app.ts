@@ -1,0 +1,84 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import FindMyWay from 'find-my-way';
+import type { Context } from '../context.js';
+import { SERVER_HEADER } from '../version.js';
+import { adminRoutes, clientRoutes, federationRoutes, wellKnownRoutes } from '../api/index.js';
+import { authHook } from './auth.js';
+import { STANDARD_HEADERS } from './cors.js';
+import { errorHandler, notFoundHandler } from './errors.js';
+import type { RouteDef } from './route.js';
+
+/** Largest JSON body accepted outside media uploads. */
+export const JSON_BODY_LIMIT = 1024 * 1024;
+
+export interface AppOptions {
+  /** Listener resource names (`client`, `federation`, ...); default: client and federation. */
+  resources?: string[];
+}
+
+const RESPONSE_HEADERS = { ...STANDARD_HEADERS, server: SERVER_HEADER };
+
+/**
+ * Builds the Fastify app for one listener without listening (tests and main.ts listen).
+ * `client` mounts the client API, the Synapse Admin API and the well-knowns, as Synapse does;
+ * `federation` mounts the key server.
+ */
+export function buildApp(ctx: Context, opts: AppOptions = {}): FastifyInstance {
+  const resources = new Set(opts.resources ?? ['client', 'federation']);
+  const app = Fastify({
+    logger: false,
+    bodyLimit: JSON_BODY_LIMIT,
+    routerOptions: { maxParamLength: 4096, ignoreTrailingSlash: false },
+    // Status for malformed URLs must be Matrix JSON too.
+    frameworkErrors: (_err, _req, reply) => {
+      void reply.headers(RESPONSE_HEADERS).code(400 as never).send({ errcode: 'M_UNRECOGNIZED', error: 'Unrecognized request' } as never);
+    },
+  });
+  app.decorateRequest('requester', null);
+  app.setErrorHandler(errorHandler);
+
+  // Every path known under any method, to tell 405 from 404.
+  const known = FindMyWay({ maxParamLength: 4096 });
+  const noop = () => {};
+  const methods = ['GET', 'PUT', 'POST', 'DELETE'] as const;
+  app.addHook('onRoute', (route) => {
+    if (route.method === 'OPTIONS' || route.method === 'HEAD') return;
+    if (route.config?.auth === undefined) throw new Error(`route ${String(route.method)} ${route.url} declares no auth level`);
+    for (const m of ([] as string[]).concat(route.method as string)) if (m !== 'HEAD') known.on(m as 'GET', route.url, noop);
+  });
+  app.setNotFoundHandler(notFoundHandler((url) => methods.some((m) => known.find(m, url.split('?')[0]!) !== null)));
+
+  // Synapse parses JSON bodies whatever their Content-Type: keep the raw bytes, parse in the handler.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  app.addHook('onRequest', (_req, reply, done) => {
+    reply.headers(RESPONSE_HEADERS);
+    done();
+  });
+  app.addHook('onRequest', authHook(ctx.services.auth));
+
+  // Pre-flight requests on any path: 204 with the CORS headers, no auth.
+  app.options('*', { config: { auth: 'none' } }, async (_req, reply) => reply.code(204).send());
+
+  const mount = (defs: RouteDef[]) => {
+    for (const def of defs) {
+      for (const url of ([] as string[]).concat(def.path)) {
+        app.route({
+          method: def.method,
+          url,
+          bodyLimit: def.bodyLimit,
+          config: { auth: def.auth, allowGuests: def.allowGuests },
+          handler: def.handler,
+        });
+      }
+    }
+  };
+  if (resources.has('client')) {
+    mount(clientRoutes(ctx));
+    mount(adminRoutes(ctx));
+    mount(wellKnownRoutes(ctx));
+  }
+  if (resources.has('federation')) mount(federationRoutes(ctx));
+  return app;
+}

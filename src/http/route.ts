@@ -1,0 +1,40 @@
+import type { FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
+import type { Requester } from '../services/auth.js';
+
+/**
+ * How much authentication a route needs. Checked in `onRequest`, before the body is read, so a
+ * request without a token gets 401 whatever its body (as Synapse answers).
+ */
+export type AuthLevel = 'none' | 'optional' | 'user' | 'admin';
+
+export interface RouteDef {
+  method: HTTPMethods | HTTPMethods[];
+  path: string | string[];
+  auth: AuthLevel;
+  /** Guest tokens pass authentication (default: refused with M_GUEST_ACCESS_FORBIDDEN). */
+  allowGuests?: boolean;
+  /** Largest accepted body in bytes (default: the app's JSON limit). */
+  bodyLimit?: number;
+  /** Returns the JSON body; set another status with `reply.code()`. */
+  handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The caller, set by the auth hook on routes that authenticate. */
+    requester: Requester | null;
+  }
+  interface FastifyContextConfig {
+    auth?: AuthLevel;
+    allowGuests?: boolean;
+  }
+}
+
+/** The caller of a route declared with `auth: 'user'` or `'admin'`. */
+export function requesterOf(req: FastifyRequest): Requester {
+  if (!req.requester) throw new Error('route has no authenticated requester: declare auth: user or admin');
+  return req.requester;
+}
+
+/** `/_matrix/client/{v3,r0}<path>`: the stable prefix and the r0 alias that older tools still call. */
+export const clientPaths = (path: string) => [`/_matrix/client/v3${path}`, `/_matrix/client/r0${path}`];

@@ -1,0 +1,218 @@
+import { randomInt } from 'node:crypto';
+import type { Config } from '../config/schema.js';
+import { MatrixError, badRequest } from '../errors.js';
+import { mintAccessToken } from '../matrix/access-token.js';
+import { localpartProblem, parseUserId, userIdOf } from '../matrix/ids.js';
+import { withTransaction, type Db } from '../storage/database.js';
+import { isUniqueViolation } from '../storage/dialect.js';
+import * as devices from '../storage/stores/devices.js';
+import * as identities from '../storage/stores/identities.js';
+import * as profiles from '../storage/stores/profiles.js';
+import * as tokens from '../storage/stores/tokens.js';
+import * as users from '../storage/stores/users.js';
+import * as accountData from '../storage/stores/account-data.js';
+import type { Passwords } from './passwords.js';
+
+export interface RegisterArgs {
+  localpart: string;
+  password: string | null;
+  /** A hash computed earlier (off the transaction); wins over `password`. */
+  passwordHash?: string | null;
+  admin?: boolean;
+  userType?: string | null;
+  displayname?: string | null;
+  /** Skip creating a device and token. */
+  inhibitLogin?: boolean;
+  deviceId?: string | null;
+  initialDeviceDisplayName?: string | null;
+  approved?: boolean | null;
+}
+
+export interface Session {
+  userId: string;
+  accessToken: string;
+  deviceId: string;
+}
+
+const DEVICE_LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
+/** Synapse's device IDs: ten upper-case letters. */
+export const newDeviceId = () => Array.from({ length: 10 }, () => DEVICE_LETTERS[randomInt(26)]).join('');
+
+/** Accounts: registration, login sessions, passwords and deactivation, shared by the client and admin APIs. */
+export class AccountsService {
+  constructor(
+    private readonly db: Db,
+    private readonly config: Config,
+    readonly passwords: Passwords,
+  ) {}
+
+  userId(localpart: string): string {
+    return userIdOf(localpart, this.config.serverName);
+  }
+
+  isLocal(userId: string): boolean {
+    return parseUserId(userId).domain === this.config.serverName;
+  }
+
+  /** Valid user types: Synapse's built-ins plus `user_types.extra_user_types`. */
+  isValidUserType(t: unknown): boolean {
+    return t === null || t === undefined || (typeof t === 'string' && ['bot', 'support', ...this.config.extraUserTypes].includes(t));
+  }
+
+  /** Synapse's checks for a new localpart (M_INVALID_USERNAME / M_USER_IN_USE). */
+  async checkUsername(localpart: string): Promise<void> {
+    const problem = localpartProblem(localpart, this.config.serverName);
+    const invalid = (msg: string) => new MatrixError(400, 'M_INVALID_USERNAME', msg);
+    switch (problem) {
+      case 'empty':
+      case 'invalid_chars':
+        throw invalid('User ID can only contain characters a-z, 0-9, or \'=_-./+\'');
+      case 'underscore':
+        throw invalid("User ID may not begin with '_'");
+      case 'numeric':
+        throw invalid('Numeric user IDs are reserved for guest users.');
+      case 'too_long':
+        throw invalid('User ID may not be longer than 255 characters');
+    }
+    if (await users.findUserCaseInsensitive(this.db, this.userId(localpart))) {
+      throw new MatrixError(400, 'M_USER_IN_USE', 'User ID already taken.');
+    }
+  }
+
+  /** Creates an account with its profile (and a device + token unless inhibited), atomically. */
+  async register(args: RegisterArgs): Promise<{ userId: string; session: Session | null }> {
+    const userId = this.userId(args.localpart);
+    const hash = args.passwordHash !== undefined ? args.passwordHash : args.password === null ? null : await this.passwords.hash(args.password);
+    try {
+      return await withTransaction(this.db, async (tx) => {
+        await this.insertAccountIn(tx, args, hash);
+        const session = args.inhibitLogin
+          ? null
+          : await this.createSessionIn(tx, userId, args.deviceId ?? null, args.initialDeviceDisplayName ?? null);
+        return { userId, session };
+      });
+    } catch (e) {
+      if (isUniqueViolation(e)) throw new MatrixError(400, 'M_USER_IN_USE', 'User ID already taken.');
+      throw e;
+    }
+  }
+
+  /** Inserts the users and profiles rows of a new account inside the caller's transaction. */
+  async insertAccountIn(tx: Db, args: RegisterArgs, hash: string | null): Promise<void> {
+    const userId = this.userId(args.localpart);
+    await users.insertUser(tx, {
+      name: userId,
+      passwordHash: hash,
+      creationTs: Math.floor(Date.now() / 1000),
+      admin: args.admin ?? false,
+      userType: args.userType === undefined ? this.config.defaultUserType : args.userType,
+      approved: args.approved ?? null,
+    });
+    await profiles.ensureProfile(tx, args.localpart, userId, args.displayname ?? args.localpart);
+  }
+
+  /** Creates (or reuses) a device and mints a token for it. */
+  async createSession(userId: string, deviceId: string | null, displayName: string | null, validUntilMs?: number | null): Promise<Session> {
+    return withTransaction(this.db, (tx) => this.createSessionIn(tx, userId, deviceId, displayName, validUntilMs));
+  }
+
+  private async createSessionIn(tx: Db, userId: string, deviceId: string | null, displayName: string | null, validUntilMs?: number | null): Promise<Session> {
+    const device = deviceId ?? newDeviceId();
+    await devices.upsertDevice(tx, userId, device, displayName);
+    const accessToken = mintAccessToken(parseUserId(userId).localpart);
+    await tokens.insertToken(tx, { userId, deviceId: device, token: accessToken, validUntilMs });
+    return { userId, accessToken, deviceId: device };
+  }
+
+  /** Verifies a local user's password; returns the canonical user ID or null. */
+  async checkPassword(userId: string, password: string): Promise<string | null> {
+    const user = (await users.getUser(this.db, userId)) ?? (await this.caseInsensitiveUser(userId));
+    if (!user || user.deactivated) {
+      await this.passwords.verify(password, null);
+      return null;
+    }
+    return (await this.passwords.verify(password, user.password_hash)) ? user.name : null;
+  }
+
+  private async caseInsensitiveUser(userId: string) {
+    const name = await users.findUserCaseInsensitive(this.db, userId);
+    return name ? users.getUser(this.db, name) : undefined;
+  }
+
+  /** Logs out one device: its tokens and the device itself. */
+  async logoutDevice(userId: string, deviceId: string | null, tokenId: number): Promise<void> {
+    await withTransaction(this.db, async (tx) => {
+      if (deviceId === null) {
+        await tokens.deleteTokenById(tx, tokenId);
+        return;
+      }
+      await tokens.deleteTokensForDevices(tx, userId, [deviceId]);
+      await devices.deleteDevices(tx, userId, [deviceId]);
+    });
+  }
+
+  /** Deletes devices (and their tokens), optionally sparing the caller's own. */
+  async deleteDevices(userId: string, deviceIds: string[] | 'all', except?: { deviceId: string | null; tokenId: number }): Promise<void> {
+    await withTransaction(this.db, async (tx) => {
+      let ids = deviceIds === 'all' ? await devices.deviceIdsOf(tx, userId) : deviceIds;
+      if (except?.deviceId) ids = ids.filter((d) => d !== except.deviceId);
+      await tokens.deleteTokensForDevices(tx, userId, ids);
+      await devices.deleteDevices(tx, userId, ids);
+      if (deviceIds === 'all') await tokens.deleteUserTokens(tx, userId, { exceptTokenId: except?.tokenId });
+    });
+  }
+
+  /**
+   * Sets a new password. With `logoutDevices`, every device and token of the user goes, except
+   * the caller's own session when given (Synapse's behaviour).
+   */
+  async setPassword(userId: string, newPassword: string, opts: { logoutDevices: boolean; except?: { deviceId: string | null; tokenId: number } }): Promise<void> {
+    const hash = await this.passwords.hash(newPassword);
+    await withTransaction(this.db, (tx) => this.setPasswordHashIn(tx, userId, hash, opts));
+  }
+
+  async setPasswordHashIn(tx: Db, userId: string, hash: string, opts: { logoutDevices: boolean; except?: { deviceId: string | null; tokenId: number } }): Promise<void> {
+    await users.setPasswordHash(tx, userId, hash);
+    if (opts.logoutDevices) {
+      let ids = await devices.deviceIdsOf(tx, userId);
+      if (opts.except?.deviceId) ids = ids.filter((d) => d !== opts.except!.deviceId);
+      await tokens.deleteTokensForDevices(tx, userId, ids);
+      await devices.deleteDevices(tx, userId, ids);
+      await tokens.deleteUserTokens(tx, userId, { exceptTokenId: opts.except?.tokenId });
+    }
+  }
+
+  /**
+   * Deactivates an account (catalogue §3.5): threepids, devices, tokens, password and account
+   * data go; with `erase` the profile is cleared and the user recorded as erased. One transaction.
+   */
+  async deactivate(userId: string, opts: { erase: boolean }): Promise<void> {
+    await withTransaction(this.db, (tx) => this.deactivateIn(tx, userId, opts));
+  }
+
+  async deactivateIn(tx: Db, userId: string, opts: { erase: boolean }): Promise<void> {
+    await identities.deleteAllThreepids(tx, userId);
+    await devices.deleteDevices(tx, userId, await devices.deviceIdsOf(tx, userId));
+    await tokens.deleteUserTokens(tx, userId);
+    await users.setPasswordHash(tx, userId, null);
+    if (opts.erase) {
+      await profiles.setDisplayname(tx, userId, null);
+      await profiles.setAvatarUrl(tx, userId, null);
+      await users.markErased(tx, userId);
+    }
+    await users.setDeactivated(tx, userId, true);
+    await accountData.deleteAllAccountData(tx, userId);
+  }
+
+  /** Reactivates a deactivated account: un-erased, profile row back, flag cleared. */
+  async reactivateIn(tx: Db, userId: string): Promise<void> {
+    const localpart = parseUserId(userId).localpart;
+    await users.unmarkErased(tx, userId);
+    await profiles.ensureProfile(tx, localpart, userId, localpart);
+    await users.setDeactivated(tx, userId, false);
+  }
+
+  assertLocal(userId: string, message: string): void {
+    if (!this.isLocal(userId)) throw badRequest(message);
+  }
+}

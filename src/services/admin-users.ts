@@ -1,0 +1,201 @@
+import type { Config } from '../config/schema.js';
+import { MatrixError, badJson, badRequest, invalidParam, missingParam, notFound } from '../errors.js';
+import { parseUserId } from '../matrix/ids.js';
+import { withTransaction, type Db } from '../storage/database.js';
+import * as devices from '../storage/stores/devices.js';
+import * as identities from '../storage/stores/identities.js';
+import * as profiles from '../storage/stores/profiles.js';
+import * as users from '../storage/stores/users.js';
+import type { AccountsService } from './accounts.js';
+import type { Requester } from './auth.js';
+
+/** Everything the single-user admin view shows (catalogue §3.2). */
+export interface UserDetails {
+  user: users.UserRow;
+  profile: profiles.ProfileRow | undefined;
+  threepids: identities.ThreepidRow[];
+  externalIds: identities.ExternalIdRow[];
+  erased: boolean;
+  lastSeenTs: number | null;
+}
+
+const isBool = (v: unknown): v is boolean => typeof v === 'boolean';
+const missing = (keys: string[]) => missingParam(`Missing params: [${keys.map((k) => `'${k}'`).join(', ')}]`);
+
+function checkItems(value: unknown, name: string, required: string[]): Array<Record<string, string>> {
+  if (!Array.isArray(value)) throw badJson(`'${name}' must be a list`);
+  return value.map((item) => {
+    if (item === null || typeof item !== 'object' || Array.isArray(item)) throw badJson(`'${name}' must be a list of objects`);
+    const absent = required.filter((k) => !(k in item));
+    if (absent.length > 0) throw missing(absent);
+    for (const k of required) if (typeof (item as Record<string, unknown>)[k] !== 'string') throw badJson(`'${k}' must be a string`);
+    return item as Record<string, string>;
+  });
+}
+
+/** Synapse lower-cases e-mail addresses before storing them. */
+const canonicalAddress = (medium: string, address: string) => (medium === 'email' ? address.trim().toLowerCase() : address);
+
+/** The Admin API's user resource: look-up, create-or-modify and the admin flag. */
+export class AdminUsersService {
+  constructor(
+    private readonly db: Db,
+    private readonly config: Config,
+    private readonly accounts: AccountsService,
+  ) {}
+
+  async details(userId: string, db: Db = this.db): Promise<UserDetails | undefined> {
+    const user = await users.getUser(db, userId);
+    if (!user) return undefined;
+    const [profile, threepids, externalIds, erased, lastSeenTs] = await Promise.all([
+      profiles.getProfile(db, userId),
+      identities.listThreepids(db, userId),
+      identities.listExternalIds(db, userId),
+      users.isErased(db, userId),
+      devices.lastSeen(db, userId),
+    ]);
+    return { user, profile, threepids, externalIds, erased, lastSeenTs };
+  }
+
+  /** GET /_synapse/admin/v2/users/<user_id>. */
+  async get(userId: string): Promise<UserDetails> {
+    if (!this.accounts.isLocal(userId)) throw badRequest('Can only look up local users');
+    const d = await this.details(userId);
+    if (!d) throw notFound('User not found');
+    return d;
+  }
+
+  /**
+   * PUT /_synapse/admin/v2/users/<user_id>: validates the whole body first (Synapse's order and
+   * texts), then creates or modifies the account in one transaction.
+   */
+  async upsert(requester: Requester, userId: string, body: Record<string, unknown>): Promise<{ created: boolean; details: UserDetails }> {
+    if (!this.accounts.isLocal(userId)) throw badRequest('This endpoint can only be used with local users');
+    const localpart = parseUserId(userId).localpart;
+
+    const threepids = body.threepids === undefined || body.threepids === null ? undefined : checkItems(body.threepids, 'threepids', ['medium', 'address']);
+    const externalIds =
+      body.external_ids === undefined || body.external_ids === null
+        ? undefined
+        : checkItems(body.external_ids, 'external_ids', ['auth_provider', 'external_id']);
+    if ('user_type' in body && !this.accounts.isValidUserType(body.user_type)) throw badRequest('Invalid user type');
+    if (body.admin !== undefined && !isBool(body.admin)) throw badJson("Param 'admin' must be a boolean, if given");
+    const password = body.password;
+    if (password !== undefined && password !== null && (typeof password !== 'string' || password.length > 512)) throw badRequest('Invalid password');
+    const logoutDevices = body.logout_devices ?? true;
+    if (!isBool(logoutDevices)) throw badRequest("'logout_devices' parameter is not of type boolean");
+    if (body.deactivated !== undefined && !isBool(body.deactivated)) throw badRequest("'deactivated' parameter is not of type boolean");
+    if (body.locked !== undefined && !isBool(body.locked)) throw badRequest("'locked' parameter is not of type boolean");
+    if (body.deactivated === true && body.locked === true) throw badRequest("An user can't be deactivated and locked");
+    const displayname = body.displayname;
+    if (displayname !== undefined && displayname !== null) {
+      if (typeof displayname !== 'string') throw invalidParam("'displayname' must be a string");
+      if (displayname.length > 256) throw badRequest('Displayname is too long (max 256)');
+    }
+    const avatarUrl = body.avatar_url;
+    if (avatarUrl !== undefined && avatarUrl !== null) {
+      if (typeof avatarUrl !== 'string') throw invalidParam("'avatar_url' must be a string");
+      if (avatarUrl.length > 1000) throw badRequest('Avatar URL is too long (max 1000)');
+    }
+
+    const existing = await users.getUser(this.db, userId);
+    if (!existing) await this.accounts.checkUsername(localpart);
+    else if (body.deactivated === false && existing.deactivated && (password === undefined || password === null) && this.canChangePassword()) {
+      throw badRequest('Must provide a password to re-activate an account.');
+    }
+    if (existing && typeof password === 'string' && !this.canChangePassword()) {
+      throw new MatrixError(403, 'M_FORBIDDEN', 'Password change disabled');
+    }
+    if (externalIds) {
+      for (const e of externalIds) {
+        const owner = await identities.findUserByExternalId(this.db, e.auth_provider!, e.external_id!);
+        if (owner !== undefined && owner !== userId) throw new MatrixError(409, 'M_UNKNOWN', 'External id is already in use.');
+      }
+    }
+    if (existing && body.admin === false && existing.admin && requester.userId === userId) {
+      throw badRequest('You may not demote yourself.');
+    }
+
+    // bcrypt runs before the transaction: never hold the database while hashing.
+    const hash = typeof password === 'string' ? await this.accounts.passwords.hash(password) : null;
+    const now = Date.now();
+
+    const details = await withTransaction(this.db, async (tx) => {
+      if (!existing) {
+        await this.accounts.insertAccountIn(
+          tx,
+          {
+            localpart,
+            password: null,
+            admin: body.admin === true,
+            userType: 'user_type' in body ? (body.user_type as string | null) : undefined,
+            displayname: typeof displayname === 'string' ? displayname : null,
+          },
+          hash,
+        );
+        for (const t of threepids ?? []) await identities.addThreepid(tx, userId, t.medium!, canonicalAddress(t.medium!, t.address!), now);
+        if (externalIds) await identities.replaceExternalIds(tx, userId, externalIds as never);
+        if (typeof avatarUrl === 'string') await profiles.setAvatarUrl(tx, userId, avatarUrl);
+      } else {
+        if (displayname !== undefined) {
+          await profiles.ensureProfile(tx, localpart, userId, null);
+          await profiles.setDisplayname(tx, userId, displayname === '' ? null : (displayname as string | null));
+        }
+        if (threepids) await this.replaceThreepids(tx, userId, threepids, now);
+        if (externalIds) await identities.replaceExternalIds(tx, userId, externalIds as never);
+        if (avatarUrl !== undefined) {
+          await profiles.ensureProfile(tx, localpart, userId, null);
+          await profiles.setAvatarUrl(tx, userId, avatarUrl === '' ? null : (avatarUrl as string | null));
+        }
+        if (isBool(body.admin) && body.admin !== Boolean(existing.admin)) await users.setAdmin(tx, userId, body.admin);
+        if (hash !== null) {
+          const except = requester.userId === userId ? { deviceId: requester.deviceId, tokenId: requester.tokenId } : undefined;
+          await this.accounts.setPasswordHashIn(tx, userId, hash, { logoutDevices: logoutDevices as boolean, except });
+        }
+        if (body.deactivated === true && !existing.deactivated) await this.accounts.deactivateIn(tx, userId, { erase: false });
+        if (body.deactivated === false && existing.deactivated) await this.accounts.reactivateIn(tx, userId);
+        if (isBool(body.locked) && body.locked !== Boolean(existing.locked)) await users.setLocked(tx, userId, body.locked);
+        if ('user_type' in body) await users.setUserType(tx, userId, (body.user_type as string | null) ?? null);
+      }
+      return (await this.details(userId, tx))!;
+    });
+    return { created: !existing, details };
+  }
+
+  private async replaceThreepids(tx: Db, userId: string, wanted: Array<Record<string, string>>, now: number): Promise<void> {
+    const current = await identities.listThreepids(tx, userId);
+    const want = wanted.map((t) => ({ medium: t.medium!, address: canonicalAddress(t.medium!, t.address!) }));
+    const key = (t: { medium: string; address: string }) => `${t.medium}\u0000${t.address}`;
+    const wantKeys = new Set(want.map(key));
+    const haveKeys = new Set(current.map(key));
+    for (const t of current) if (!wantKeys.has(key(t))) await identities.deleteThreepid(tx, userId, t.medium, t.address);
+    for (const t of want) if (!haveKeys.has(key(t))) await identities.addThreepid(tx, userId, t.medium, t.address, now);
+  }
+
+  private canChangePassword(): boolean {
+    return this.config.password.enabled && this.config.password.localdbEnabled;
+  }
+
+  /** GET /_synapse/admin/v1/users/<user_id>/admin: false for unknown local users, as Synapse. */
+  async isAdmin(userId: string): Promise<boolean> {
+    if (!this.accounts.isLocal(userId)) throw badRequest('Only local users can be admins of this homeserver');
+    const user = await users.getUser(this.db, userId);
+    return Boolean(user?.admin);
+  }
+
+  /** PUT /_synapse/admin/v1/users/<user_id>/admin: truthiness decides; no existence check. */
+  async setAdmin(requester: Requester, userId: string, body: Record<string, unknown>): Promise<void> {
+    if (!('admin' in body)) throw missing(['admin']);
+    if (!this.accounts.isLocal(userId)) throw badRequest('Only local users can be admins of this homeserver');
+    const admin = truthy(body.admin);
+    if (!admin && requester.userId === userId) throw badRequest('You may not demote yourself.');
+    await users.setAdmin(this.db, userId, admin);
+  }
+}
+
+/** Python's truthiness, which Synapse applies to `admin` here. */
+export function truthy(v: unknown): boolean {
+  if (Array.isArray(v)) return v.length > 0;
+  if (v !== null && typeof v === 'object') return Object.keys(v).length > 0;
+  return Boolean(v);
+}

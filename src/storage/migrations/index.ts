@@ -1,0 +1,32 @@
+import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import type { DialectName } from '../dialect.js';
+import * as m001 from './001-accounts.js';
+
+type Step = { up(db: Kysely<unknown>, dialect: DialectName): Promise<void> };
+
+/** Numbered migrations, applied in order at start-up. Never edit one that has landed. */
+const STEPS: Record<string, Step> = {
+  '001-accounts': m001,
+};
+
+/** Applies pending migrations; the applied versions are recorded in `schema_migrations`. */
+export async function migrate(db: Kysely<any>, dialect: DialectName): Promise<void> {
+  const provider: MigrationProvider = {
+    async getMigrations() {
+      const out: Record<string, Migration> = {};
+      for (const [name, step] of Object.entries(STEPS)) out[name] = { up: (d) => step.up(d, dialect) };
+      return out;
+    },
+  };
+  const migrator = new Migrator({
+    db,
+    provider,
+    migrationTableName: 'schema_migrations',
+    migrationLockTableName: 'schema_migrations_lock',
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName;
+    throw new Error(`database migration ${failed ?? ''} failed: ${(error as Error).message ?? error}`);
+  }
+}

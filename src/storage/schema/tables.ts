@@ -1,0 +1,106 @@
+import type { Generated } from 'kysely';
+
+/**
+ * Kysely table interfaces. Names follow Synapse's schema wherever operators, their SQL or the
+ * Admin API reach (catalogue §19). SMALLINT flags are 0/1 on both engines; BOOLEAN columns read
+ * as 0/1 on SQLite and true/false on PostgreSQL (mappers normalise them).
+ */
+
+type Flag = number; // SMALLINT 0/1
+type Bool = boolean | number; // BOOLEAN: boolean on PostgreSQL, 0/1 on SQLite
+
+export interface UsersTable {
+  name: string;
+  password_hash: string | null;
+  /** Seconds since the epoch, as Synapse stores it. */
+  creation_ts: number | null;
+  admin: Generated<Flag>;
+  upgrade_ts: number | null;
+  is_guest: Generated<Flag>;
+  appservice_id: string | null;
+  consent_version: string | null;
+  consent_server_notice_sent: string | null;
+  user_type: string | null;
+  deactivated: Generated<Flag>;
+  shadow_banned: Bool | null;
+  consent_ts: number | null;
+  approved: Bool | null;
+  locked: Generated<Bool>;
+  suspended: Generated<Bool>;
+}
+
+export interface AccessTokensTable {
+  id: Generated<number>;
+  user_id: string;
+  device_id: string | null;
+  token: string;
+  valid_until_ms: number | null;
+  puppets_user_id: string | null;
+  last_validated: number | null;
+  refresh_token_id: number | null;
+  used: Bool | null;
+}
+
+export interface DevicesTable {
+  user_id: string;
+  device_id: string;
+  display_name: string | null;
+  last_seen: number | null;
+  ip: string | null;
+  user_agent: string | null;
+  hidden: Generated<Bool>;
+}
+
+export interface ProfilesTable {
+  /** The localpart, as in Synapse. */
+  user_id: string;
+  full_user_id: string;
+  displayname: string | null;
+  avatar_url: string | null;
+}
+
+export interface UserThreepidsTable {
+  user_id: string;
+  medium: string;
+  address: string;
+  validated_at: number;
+  added_at: number;
+}
+
+export interface UserExternalIdsTable {
+  auth_provider: string;
+  external_id: string;
+  user_id: string;
+}
+
+export interface ErasedUsersTable {
+  user_id: string;
+}
+
+export interface AccountDataTable {
+  user_id: string;
+  account_data_type: string;
+  stream_id: number;
+  /** JSON text. */
+  content: string;
+}
+
+export interface RoomAccountDataTable {
+  user_id: string;
+  room_id: string;
+  account_data_type: string;
+  stream_id: number;
+  content: string;
+}
+
+export interface Database {
+  users: UsersTable;
+  access_tokens: AccessTokensTable;
+  devices: DevicesTable;
+  profiles: ProfilesTable;
+  user_threepids: UserThreepidsTable;
+  user_external_ids: UserExternalIdsTable;
+  erased_users: ErasedUsersTable;
+  account_data: AccountDataTable;
+  room_account_data: RoomAccountDataTable;
+}
