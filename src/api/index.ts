@@ -1,12 +1,25 @@
 import type { Context } from '../context.js';
 import type { RouteDef } from '../http/route.js';
+import { moderationRoutes } from './admin/moderation.js';
 import { sharedSecretRegisterRoutes } from './admin/register.js';
+import { registrationTokenRoutes } from './admin/registration-tokens.js';
 import { serverVersionRoutes } from './admin/server-version.js';
+import { userDataRoutes } from './admin/user-data.js';
+import { userLifecycleRoutes } from './admin/user-lifecycle.js';
+import { userListRoutes } from './admin/user-list.js';
+import { userSessionRoutes } from './admin/user-sessions.js';
 import { adminUserRoutes } from './admin/users.js';
+import { accountDataRoutes } from './client/account-data.js';
 import { accountRoutes } from './client/account.js';
+import { capabilitiesRoutes } from './client/capabilities.js';
+import { deviceRoutes } from './client/devices.js';
 import { loginRoutes } from './client/login.js';
+import { profileRoutes } from './client/profile.js';
+import { pusherRoutes } from './client/pushers.js';
 import { registerRoutes } from './client/register.js';
 import { versionsRoutes } from './client/versions.js';
+import { wellKnownRoutes } from './client/well-known.js';
+import { keyServerRoutes } from './federation/keys.js';
 
 /** Every route of a listener resource, by area. */
 
@@ -15,14 +28,25 @@ export const clientRoutes = (ctx: Context): RouteDef[] => [
   ...loginRoutes(ctx),
   ...registerRoutes(ctx),
   ...accountRoutes(ctx),
+  ...deviceRoutes(ctx),
+  ...profileRoutes(ctx),
+  ...capabilitiesRoutes(ctx),
+  ...accountDataRoutes(ctx),
+  ...pusherRoutes(ctx),
 ];
 
 export const adminRoutes = (ctx: Context): RouteDef[] => [
   ...serverVersionRoutes(),
   ...sharedSecretRegisterRoutes(ctx),
   ...adminUserRoutes(ctx),
+  ...userListRoutes(ctx),
+  ...userLifecycleRoutes(ctx),
+  ...userSessionRoutes(ctx),
+  ...userDataRoutes(ctx),
+  ...moderationRoutes(ctx),
+  ...registrationTokenRoutes(ctx),
 ];
 
-export const wellKnownRoutes = (_ctx: Context): RouteDef[] => [];
+export { wellKnownRoutes };
 
-export const federationRoutes = (_ctx: Context): RouteDef[] => [];
+export const federationRoutes = (ctx: Context): RouteDef[] => [...keyServerRoutes(ctx)];

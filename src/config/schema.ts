@@ -86,6 +86,12 @@ export const ConfigSchema = Type.Object({
       extra_user_types: Type.Optional(Type.Array(Type.String())),
     }),
   ),
+  // Synapse keys that Axon accepts in generated configs but does not use (yet).
+  pid_file: Type.Optional(Type.Unknown()),
+  macaroon_secret_key: Type.Optional(Type.Unknown()),
+  form_secret: Type.Optional(Type.Unknown()),
+  trusted_key_servers: Type.Optional(Type.Unknown()),
+  log_config: Type.Optional(Type.Unknown()),
   rc_message: Type.Optional(RateLimit),
   rc_registration: Type.Optional(RateLimit),
   rc_admin_redaction: Type.Optional(RateLimit),

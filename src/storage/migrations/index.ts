@@ -1,12 +1,14 @@
 import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import type { DialectName } from '../dialect.js';
 import * as m001 from './001-accounts.js';
+import * as m002 from './002-user-admin.js';
 
 type Step = { up(db: Kysely<unknown>, dialect: DialectName): Promise<void> };
 
 /** Numbered migrations, applied in order at start-up. Never edit one that has landed. */
 const STEPS: Record<string, Step> = {
   '001-accounts': m001,
+  '002-user-admin': m002,
 };
 
 /** Applies pending migrations; the applied versions are recorded in `schema_migrations`. */

@@ -93,6 +93,66 @@ export interface RoomAccountDataTable {
   content: string;
 }
 
+export interface UserIpsTable {
+  user_id: string;
+  access_token: string;
+  device_id: string | null;
+  ip: string;
+  user_agent: string;
+  /** ms */
+  last_seen: number;
+}
+
+export interface PushersTable {
+  id: Generated<number>;
+  user_name: string;
+  /** The access_tokens.id of the session that created it. */
+  access_token: number | null;
+  profile_tag: string | null;
+  kind: string;
+  app_id: string;
+  app_display_name: string | null;
+  device_display_name: string | null;
+  pushkey: string;
+  ts: number;
+  lang: string | null;
+  /** JSON text. */
+  data: string | null;
+  last_stream_ordering: number | null;
+  last_success: number | null;
+  failing_since: number | null;
+  enabled: Generated<Bool>;
+  device_id: string | null;
+}
+
+export interface RatelimitOverrideTable {
+  user_id: string;
+  messages_per_second: number | null;
+  burst_count: number | null;
+}
+
+export interface RegistrationTokensTable {
+  token: string;
+  uses_allowed: number | null;
+  pending: Generated<number>;
+  completed: Generated<number>;
+  expiry_time: number | null;
+}
+
+export interface AccountValidityTable {
+  user_id: string;
+  expiration_ts_ms: number;
+  email_sent: Generated<Bool>;
+  renewal_token: string | null;
+  token_used_ts_ms: number | null;
+}
+
+export interface PerUserExperimentalFeaturesTable {
+  user_id: string;
+  feature: string;
+  enabled: Generated<Bool>;
+}
+
 export interface Database {
   users: UsersTable;
   access_tokens: AccessTokensTable;
@@ -103,4 +163,10 @@ export interface Database {
   erased_users: ErasedUsersTable;
   account_data: AccountDataTable;
   room_account_data: RoomAccountDataTable;
+  user_ips: UserIpsTable;
+  pushers: PushersTable;
+  ratelimit_override: RatelimitOverrideTable;
+  registration_tokens: RegistrationTokensTable;
+  account_validity: AccountValidityTable;
+  per_user_experimental_features: PerUserExperimentalFeaturesTable;
 }
