@@ -1,18 +1,10 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { MatrixError, badJson, badRequest } from '../errors.js';
+import { registrationMac } from '../matrix/registration-mac.js';
 import { truthy } from './admin-users.js';
 import type { AccountsService, Session } from './accounts.js';
 
 const NONCE_TTL_MS = 60_000;
-
-/** Synapse's shared-secret MAC: HMAC-SHA1 over NUL-joined nonce, user, password, admin word [, type]. */
-export function registrationMac(secret: string, nonce: string, user: string, password: string, admin: boolean, userType?: string | null): string {
-  const h = createHmac('sha1', Buffer.from(secret, 'utf8'));
-  const parts = [nonce, user, password, admin ? 'admin' : 'notadmin'];
-  if (userType) parts.push(userType);
-  h.update(Buffer.from(parts.join('\u0000'), 'utf8'));
-  return h.digest('hex');
-}
 
 const validCredential = (v: unknown): v is string => typeof v === 'string' && v.length <= 512 && !v.includes('\u0000');
 

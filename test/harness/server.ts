@@ -8,7 +8,7 @@ import pino from 'pino';
 import { normalizeConfig } from '../../src/config/load.js';
 import { createContext, generateSigningKeyText, type Context } from '../../src/context.js';
 import { buildApp } from '../../src/http/build-app.js';
-import { registrationMac } from '../../src/services/shared-secret.js';
+import { registrationMac } from '../../src/matrix/registration-mac.js';
 
 /**
  * Starts a real Axon on a fresh database and a random port, for black-box tests over HTTP.
