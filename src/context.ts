@@ -5,8 +5,10 @@ import { newSigningKeyLine, parseSigningKey, type SigningKey } from './matrix/si
 import { AccountsService } from './services/accounts.js';
 import { AdminUsersService } from './services/admin-users.js';
 import { AuthService } from './services/auth.js';
+import { ClientIpsService } from './services/client-ips.js';
 import { LoginService } from './services/login.js';
 import { Passwords } from './services/passwords.js';
+import { RateLimits } from './services/ratelimit.js';
 import { SharedSecretRegistration } from './services/shared-secret.js';
 import { UserInteractiveAuth } from './services/uia.js';
 import { openStorage, type Storage } from './storage/database.js';
@@ -19,6 +21,10 @@ export interface Services {
   sharedSecret: SharedSecretRegistration;
   logins: LoginService;
   uia: UserInteractiveAuth;
+  /** In-memory rate limiters (rc_login, rc_registration, rc_message). */
+  ratelimits: RateLimits;
+  /** Client IP / user-agent sightings, buffered in memory and flushed every few seconds. */
+  clientIps: ClientIpsService;
 }
 
 /** The composition root: configuration, logger, storage and the services built on them. */
@@ -59,14 +65,22 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const passwords = new Passwords(config.bcryptRounds, config.password);
   const accounts = new AccountsService(db, config, passwords);
   const services: Services = {
-    auth: new AuthService(db),
+    auth: new AuthService(db, { accountValidity: config.accountValidity.enabled }),
     accounts,
     adminUsers: new AdminUsersService(db, config, accounts),
     sharedSecret: new SharedSecretRegistration(config.registrationSharedSecret, accounts),
     logins: new LoginService(db, accounts),
     uia: new UserInteractiveAuth(accounts),
+    ratelimits: new RateLimits(db, config.rateLimits, config.serverName),
+    clientIps: new ClientIpsService(db, log),
   };
-  return { config, log, storage, signingKey, services, close: () => storage.close() };
+  services.clientIps.start();
+  const close = async () => {
+    // Pending client IPs are written before the database goes away.
+    await services.clientIps.close();
+    await storage.close();
+  };
+  return { config, log, storage, signingKey, services, close };
 }
 
 /** A fresh signing key, for tests and first starts. */

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
-import { parse } from 'yaml';
 import { ConfigSchema, type Config, type RateLimitSetting, type RawConfig } from './schema.js';
+import { parseYaml11 } from './yaml.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -12,7 +12,7 @@ export class ConfigError extends Error {
 export function parseYaml(text: string, source: string): Record<string, unknown> {
   let doc: unknown;
   try {
-    doc = parse(text, { version: '1.1' });
+    doc = parseYaml11(text);
   } catch (e) {
     throw new ConfigError(`${source}: not valid YAML: ${(e as Error).message}`);
   }
@@ -49,6 +49,15 @@ export function parseSize(value: string | number, key: string): number {
   const m = /^\s*(\d+)\s*([KMGT]?)B?\s*$/i.exec(value);
   if (!m) throw new ConfigError(`Invalid config: '${key}' must be a size such as "50M"`);
   const unit = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[m[2]!.toUpperCase() as '' | 'K' | 'M' | 'G' | 'T'];
+  return Number(m[1]) * unit;
+}
+
+/** Synapse's durations: an integer of ms, or a number with a unit suffix s, m, h, d, w or y. */
+export function parseDuration(value: string | number, key: string): number {
+  if (typeof value === 'number') return value;
+  const m = /^\s*(\d+)\s*([smhdwy]?)\s*$/.exec(value);
+  if (!m) throw new ConfigError(`Invalid config: '${key}' must be a duration such as "6w" or "30d"`);
+  const unit = { '': 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, y: 31_536_000_000 }[m[2] as '' | 's'];
   return Number(m[1]) * unit;
 }
 
@@ -128,6 +137,9 @@ export function normalizeConfig(input: Record<string, unknown>, configPaths: str
     database,
     registrationSharedSecret: secret,
     enableRegistration: raw.enable_registration ?? false,
+    enableSetDisplayname: raw.enable_set_displayname ?? true,
+    enableSetAvatarUrl: raw.enable_set_avatar_url ?? true,
+    enable3pidChanges: raw.enable_3pid_changes ?? true,
     enableRegistrationWithoutVerification: raw.enable_registration_without_verification ?? false,
     registrationRequiresToken: raw.registration_requires_token ?? false,
     password: {
@@ -157,7 +169,19 @@ export function normalizeConfig(input: Record<string, unknown>, configPaths: str
       loginAccount: rate(raw.rc_login?.account, 0.003, 5),
       loginFailedAttempts: rate(raw.rc_login?.failed_attempts, 0.17, 3),
     },
+    accountValidity: accountValidityOf(raw),
     configPaths,
+  };
+}
+
+function accountValidityOf(raw: RawConfig): Config['accountValidity'] {
+  const av = raw.account_validity ?? {};
+  const enabled = av.enabled ?? false;
+  if (enabled && av.period === undefined) throw new ConfigError("Invalid config: 'account_validity/period': required when using account validity");
+  return {
+    enabled,
+    periodMs: av.period === undefined ? null : parseDuration(av.period, 'account_validity/period'),
+    renewAtMs: av.renew_at === undefined ? null : parseDuration(av.renew_at, 'account_validity/renew_at'),
   };
 }
 

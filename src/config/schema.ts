@@ -64,6 +64,9 @@ export const ConfigSchema = Type.Object({
   registration_shared_secret: Type.Optional(Nullable(Type.String())),
   registration_shared_secret_path: Type.Optional(Nullable(Type.String())),
   enable_registration: Type.Optional(Type.Boolean()),
+  enable_set_displayname: Type.Optional(Type.Boolean()),
+  enable_set_avatar_url: Type.Optional(Type.Boolean()),
+  enable_3pid_changes: Type.Optional(Type.Boolean()),
   enable_registration_without_verification: Type.Optional(Type.Boolean()),
   registration_requires_token: Type.Optional(Type.Boolean()),
   password_config: Type.Optional(
@@ -95,6 +98,18 @@ export const ConfigSchema = Type.Object({
   rc_message: Type.Optional(RateLimit),
   rc_registration: Type.Optional(RateLimit),
   rc_admin_redaction: Type.Optional(RateLimit),
+  account_validity: Type.Optional(
+    Type.Object({
+      enabled: Type.Optional(Type.Boolean()),
+      // Synapse durations: milliseconds, or a string such as "6w", "30d", "12h".
+      period: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.String()])),
+      renew_at: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.String()])),
+      renew_email_subject: Type.Optional(Type.String()),
+      template_dir: Type.Optional(Type.String()),
+      account_renewed_html_path: Type.Optional(Type.String()),
+      invalid_token_html_path: Type.Optional(Type.String()),
+    }),
+  ),
   rc_login: Type.Optional(
     Type.Object({
       address: Type.Optional(RateLimit),
@@ -154,6 +169,10 @@ export interface Config {
   database: DatabaseConfig;
   registrationSharedSecret: string | null;
   enableRegistration: boolean;
+  /** Profile and 3PID switches (Synapse's `enable_set_displayname` etc., default true). */
+  enableSetDisplayname: boolean;
+  enableSetAvatarUrl: boolean;
+  enable3pidChanges: boolean;
   enableRegistrationWithoutVerification: boolean;
   registrationRequiresToken: boolean;
   password: PasswordConfig;
@@ -170,6 +189,13 @@ export interface Config {
     loginAddress: Required<RateLimitSetting>;
     loginAccount: Required<RateLimitSetting>;
     loginFailedAttempts: Required<RateLimitSetting>;
+  };
+  /** Legacy account validity (`account_validity`): expired accounts get 403 M_EXPIRED_ACCOUNT. */
+  accountValidity: {
+    enabled: boolean;
+    /** ms; null when not configured. */
+    periodMs: number | null;
+    renewAtMs: number | null;
   };
   /** The file(s) the config came from; relative paths resolve against the first one's folder. */
   configPaths: string[];

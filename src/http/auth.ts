@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { MatrixError } from '../errors.js';
 import { extractToken, requireAdmin, type AuthService } from '../services/auth.js';
+import type { ClientIpsService } from '../services/client-ips.js';
 
 function authorizationHeaders(req: FastifyRequest): string | string[] | undefined {
   const header = req.headers.authorization;
@@ -12,8 +13,17 @@ function authorizationHeaders(req: FastifyRequest): string | string[] | undefine
   return all.length > 1 ? all : header;
 }
 
-/** The onRequest hook: authenticates per the route's declared level (catalogue §1.2). */
-export function authHook(auth: AuthService) {
+/** The User-Agent header, or "" as Synapse records a request without one. */
+function userAgentOf(req: FastifyRequest): string {
+  const ua = req.headers['user-agent'];
+  return typeof ua === 'string' ? ua : '';
+}
+
+/**
+ * The onRequest hook: authenticates per the route's declared level (catalogue §1.2) and notes the
+ * client's IP and user agent (in memory; see ClientIpsService) before the admin check, as Synapse.
+ */
+export function authHook(auth: AuthService, clientIps?: ClientIpsService) {
   return async function authenticate(req: FastifyRequest, _reply: FastifyReply): Promise<void> {
     const config = req.routeOptions.config;
     const level = config.auth;
@@ -23,7 +33,8 @@ export function authHook(auth: AuthService) {
       if (level === 'optional') return;
       throw new MatrixError(401, 'M_MISSING_TOKEN', 'Missing access token');
     }
-    const requester = await auth.authenticate(token, { allowGuest: config.allowGuests === true });
+    const requester = await auth.authenticate(token, { allowGuest: config.allowGuests === true, allowExpired: config.allowExpired === true });
+    clientIps?.record(requester.authenticatedBy ?? requester.userId, token, requester.deviceId, req.ip, userAgentOf(req));
     if (level === 'admin') requireAdmin(requester);
     req.requester = requester;
   };

@@ -14,6 +14,8 @@ export const JSON_BODY_LIMIT = 1024 * 1024;
 export interface AppOptions {
   /** Listener resource names (`client`, `federation`, ...); default: client and federation. */
   resources?: string[];
+  /** The listener's `x_forwarded`: take the client IP from X-Forwarded-For (leftmost entry), as Synapse. */
+  xForwarded?: boolean;
 }
 
 const RESPONSE_HEADERS = { ...STANDARD_HEADERS, server: SERVER_HEADER };
@@ -28,6 +30,7 @@ export function buildApp(ctx: Context, opts: AppOptions = {}): FastifyInstance {
   const app = Fastify({
     logger: false,
     bodyLimit: JSON_BODY_LIMIT,
+    trustProxy: opts.xForwarded === true,
     routerOptions: { maxParamLength: 4096, ignoreTrailingSlash: false },
     // Status for malformed URLs must be Matrix JSON too.
     frameworkErrors: (_err, _req, reply) => {
@@ -56,7 +59,7 @@ export function buildApp(ctx: Context, opts: AppOptions = {}): FastifyInstance {
     reply.headers(RESPONSE_HEADERS);
     done();
   });
-  app.addHook('onRequest', authHook(ctx.services.auth));
+  app.addHook('onRequest', authHook(ctx.services.auth, ctx.services.clientIps));
 
   // Pre-flight requests on any path: 204 with the CORS headers, no auth.
   app.options('*', { config: { auth: 'none' } }, async (_req, reply) => reply.code(204).send());
@@ -68,7 +71,7 @@ export function buildApp(ctx: Context, opts: AppOptions = {}): FastifyInstance {
           method: def.method,
           url,
           bodyLimit: def.bodyLimit,
-          config: { auth: def.auth, allowGuests: def.allowGuests },
+          config: { auth: def.auth, allowGuests: def.allowGuests, allowExpired: def.allowExpired },
           handler: def.handler,
         });
       }

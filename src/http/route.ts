@@ -13,6 +13,8 @@ export interface RouteDef {
   auth: AuthLevel;
   /** Guest tokens pass authentication (default: refused with M_GUEST_ACCESS_FORBIDDEN). */
   allowGuests?: boolean;
+  /** Tokens of accounts past their account-validity expiry pass (Synapse: logout, renewal). */
+  allowExpired?: boolean;
   /** Largest accepted body in bytes (default: the app's JSON limit). */
   bodyLimit?: number;
   /** Returns the JSON body; set another status with `reply.code()`. */
@@ -27,6 +29,7 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     auth?: AuthLevel;
     allowGuests?: boolean;
+    allowExpired?: boolean;
   }
 }
 

@@ -11,6 +11,8 @@ import * as profiles from '../storage/stores/profiles.js';
 import * as tokens from '../storage/stores/tokens.js';
 import * as users from '../storage/stores/users.js';
 import * as accountData from '../storage/stores/account-data.js';
+import * as lifecycle from '../storage/stores/user-lifecycle.js';
+import { setAccountValidity } from '../storage/stores/moderation.js';
 import type { Passwords } from './passwords.js';
 
 export interface RegisterArgs {
@@ -26,6 +28,8 @@ export interface RegisterArgs {
   deviceId?: string | null;
   initialDeviceDisplayName?: string | null;
   approved?: boolean | null;
+  /** Writes that must commit or roll back with the account (e.g. a registration token's use). */
+  alsoIn?: (tx: Db) => Promise<void>;
 }
 
 export interface Session {
@@ -86,6 +90,7 @@ export class AccountsService {
     try {
       return await withTransaction(this.db, async (tx) => {
         await this.insertAccountIn(tx, args, hash);
+        await args.alsoIn?.(tx);
         const session = args.inhibitLogin
           ? null
           : await this.createSessionIn(tx, userId, args.deviceId ?? null, args.initialDeviceDisplayName ?? null);
@@ -108,6 +113,11 @@ export class AccountsService {
       userType: args.userType === undefined ? this.config.defaultUserType : args.userType,
       approved: args.approved ?? null,
     });
+    // With account_validity on, every new account starts with a period of validity (as Synapse).
+    const validity = this.config.accountValidity;
+    if (validity.enabled && validity.periodMs !== null) {
+      await setAccountValidity(tx, { userId, expirationTsMs: Date.now() + validity.periodMs, emailSent: false, renewalToken: null, tokenUsedTsMs: null });
+    }
     await profiles.ensureProfile(tx, args.localpart, userId, args.displayname ?? args.localpart);
   }
 
@@ -143,12 +153,25 @@ export class AccountsService {
   async logoutDevice(userId: string, deviceId: string | null, tokenId: number): Promise<void> {
     await withTransaction(this.db, async (tx) => {
       if (deviceId === null) {
+        await lifecycle.deletePushersOfToken(tx, tokenId);
         await tokens.deleteTokenById(tx, tokenId);
         return;
       }
-      await tokens.deleteTokensForDevices(tx, userId, [deviceId]);
-      await devices.deleteDevices(tx, userId, [deviceId]);
+      await this.removeDevicesIn(tx, userId, [deviceId]);
     });
+  }
+
+  /** Deletes devices with their tokens and the pushers those tokens registered (Synapse's on-logout hook). */
+  private async removeDevicesIn(tx: Db, userId: string, deviceIds: string[]): Promise<void> {
+    await lifecycle.deletePushersOfDevices(tx, userId, deviceIds);
+    await tokens.deleteTokensForDevices(tx, userId, deviceIds);
+    await devices.deleteDevices(tx, userId, deviceIds);
+  }
+
+  /** Deletes every token the user owns (and the pushers registered through them), optionally sparing one. */
+  private async removeTokensIn(tx: Db, userId: string, exceptTokenId?: number): Promise<void> {
+    await lifecycle.deletePushersOfTokens(tx, userId, exceptTokenId);
+    await tokens.deleteUserTokens(tx, userId, { exceptTokenId });
   }
 
   /** Deletes devices (and their tokens), optionally sparing the caller's own. */
@@ -156,9 +179,8 @@ export class AccountsService {
     await withTransaction(this.db, async (tx) => {
       let ids = deviceIds === 'all' ? await devices.deviceIdsOf(tx, userId) : deviceIds;
       if (except?.deviceId) ids = ids.filter((d) => d !== except.deviceId);
-      await tokens.deleteTokensForDevices(tx, userId, ids);
-      await devices.deleteDevices(tx, userId, ids);
-      if (deviceIds === 'all') await tokens.deleteUserTokens(tx, userId, { exceptTokenId: except?.tokenId });
+      await this.removeDevicesIn(tx, userId, ids);
+      if (deviceIds === 'all') await this.removeTokensIn(tx, userId, except?.tokenId);
     });
   }
 
@@ -176,15 +198,17 @@ export class AccountsService {
     if (opts.logoutDevices) {
       let ids = await devices.deviceIdsOf(tx, userId);
       if (opts.except?.deviceId) ids = ids.filter((d) => d !== opts.except!.deviceId);
-      await tokens.deleteTokensForDevices(tx, userId, ids);
-      await devices.deleteDevices(tx, userId, ids);
-      await tokens.deleteUserTokens(tx, userId, { exceptTokenId: opts.except?.tokenId });
+      await this.removeDevicesIn(tx, userId, ids);
+      await this.removeTokensIn(tx, userId, opts.except?.tokenId);
     }
   }
 
   /**
-   * Deactivates an account (catalogue §3.5): threepids, devices, tokens, password and account
-   * data go; with `erase` the profile is cleared and the user recorded as erased. One transaction.
+   * Deactivates an account (catalogue §3.5), in one transaction and Synapse's order: 3PIDs,
+   * devices with their tokens, remaining tokens (puppet tokens an admin minted for this user are
+   * the admin's and survive), password, every pusher, with `erase` the profile's name and avatar
+   * plus the erased mark, account validity, the flag, then global and per-room account data.
+   * Leaving rooms and rejecting invites will join this once rooms exist.
    */
   async deactivate(userId: string, opts: { erase: boolean }): Promise<void> {
     await withTransaction(this.db, (tx) => this.deactivateIn(tx, userId, opts));
@@ -192,14 +216,16 @@ export class AccountsService {
 
   async deactivateIn(tx: Db, userId: string, opts: { erase: boolean }): Promise<void> {
     await identities.deleteAllThreepids(tx, userId);
-    await devices.deleteDevices(tx, userId, await devices.deviceIdsOf(tx, userId));
+    await this.removeDevicesIn(tx, userId, await devices.deviceIdsOf(tx, userId));
     await tokens.deleteUserTokens(tx, userId);
     await users.setPasswordHash(tx, userId, null);
+    await lifecycle.deletePushersOfUser(tx, userId);
     if (opts.erase) {
       await profiles.setDisplayname(tx, userId, null);
       await profiles.setAvatarUrl(tx, userId, null);
       await users.markErased(tx, userId);
     }
+    await lifecycle.deleteAccountValidity(tx, userId);
     await users.setDeactivated(tx, userId, true);
     await accountData.deleteAllAccountData(tx, userId);
   }
@@ -210,6 +236,11 @@ export class AccountsService {
     await users.unmarkErased(tx, userId);
     await profiles.ensureProfile(tx, localpart, userId, localpart);
     await users.setDeactivated(tx, userId, false);
+  }
+
+  /** Synapse's can_change_password: password auth on (also `only_for_reauth`) and the local database enabled. */
+  canChangePassword(): boolean {
+    return this.config.password.enabled && this.config.password.localdbEnabled;
   }
 
   assertLocal(userId: string, message: string): void {

@@ -37,11 +37,14 @@ export function extractToken(authorization: string | string[] | undefined, query
 }
 
 export class AuthService {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly opts: { accountValidity?: boolean } = {},
+  ) {}
 
   /** Validates a token and the account behind it, in Synapse's order of checks. */
-  async authenticate(token: string, opts: { allowGuest?: boolean } = {}): Promise<Requester> {
-    const row = await lookupToken(this.db, token);
+  async authenticate(token: string, opts: { allowGuest?: boolean; allowExpired?: boolean } = {}): Promise<Requester> {
+    const row = await lookupToken(this.db, token, { withExpiry: this.opts.accountValidity });
     if (!row || row.deactivated) {
       throw new MatrixError(401, 'M_UNKNOWN_TOKEN', 'Invalid access token passed.', { soft_logout: false });
     }
@@ -49,6 +52,10 @@ export class AuthService {
       throw new MatrixError(401, 'M_UNKNOWN_TOKEN', 'Access token has expired', { soft_logout: true });
     }
     if (row.locked) throw new MatrixError(401, 'M_USER_LOCKED', 'User account has been locked', { soft_logout: true });
+    // Account validity (catalogue §1.2 step 5): no row means the account never expires.
+    if (!opts.allowExpired && row.expiration_ts_ms != null && Date.now() > Number(row.expiration_ts_ms)) {
+      throw new MatrixError(403, 'M_EXPIRED_ACCOUNT', 'User account has expired');
+    }
     if (row.is_guest && !opts.allowGuest) throw new MatrixError(403, 'M_GUEST_ACCESS_FORBIDDEN', 'Guest access not allowed');
     return {
       userId: row.puppets_user_id ?? row.user_id,

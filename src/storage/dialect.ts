@@ -1,4 +1,4 @@
-import type { ColumnDefinitionBuilder, CreateTableBuilder } from 'kysely';
+import { PostgresAdapter, sql, type ColumnDefinitionBuilder, type CreateTableBuilder, type Kysely, type RawBuilder } from 'kysely';
 
 /**
  * The only place that knows how SQLite and PostgreSQL differ in the SQL we write. Everything
@@ -20,4 +20,50 @@ export function withIdColumn<T extends string, C extends string>(
 export function isUniqueViolation(err: unknown): boolean {
   const e = err as { code?: string } | null;
   return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+/** The engine behind a Kysely handle (the database or a transaction); stores receive only the handle. */
+export function dialectOf(db: Kysely<any>): DialectName {
+  return db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
+}
+
+/**
+ * Whether NULL comes first in `ORDER BY x` (or `x DESC`) without NULLS FIRST/LAST. SQLite treats
+ * NULL as the smallest value, PostgreSQL as the largest; we keep each engine's native order, as
+ * Synapse does on it, and keyset seeks must know where the NULL block lies.
+ */
+export function nullsSortFirst(dialect: DialectName, descending: boolean): boolean {
+  return dialect === 'sqlite' ? !descending : descending;
+}
+
+const LIKE_ESCAPE = sql.raw("ESCAPE '\\'");
+
+/** `%term%` with LIKE's wildcards in the term taken literally (use with ESCAPE '\'). */
+const containsPattern = (term: string) => `%${term.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+/**
+ * A subquery of the user IDs (`users.name`) that contain `term`, case-insensitively: in the
+ * localpart or the display name (`field` 'name'), or anywhere in the full user ID ('user_id').
+ * SQLite: the FTS5 trigram index of migration 003 narrows terms of 3+ characters to candidates,
+ * then LIKE checks them exactly (so case folding is SQLite's LIKE's, ASCII only, at every term
+ * length); shorter terms scan `user_search`. PostgreSQL: lower(...) LIKE, served by the pg_trgm
+ * indexes of migration 003 (whose expressions these must match).
+ */
+export function userSearchSubquery(dialect: DialectName, field: 'name' | 'user_id', term: string): RawBuilder<unknown> {
+  const pattern = containsPattern(term);
+  if (dialect === 'postgres') {
+    return field === 'name'
+      ? sql`(SELECT su.name FROM users su WHERE lower(split_part(substr(su.name, 2), ':', 1)) LIKE lower(${pattern}) ${LIKE_ESCAPE}
+             UNION SELECT sp.full_user_id FROM profiles sp WHERE lower(sp.displayname) LIKE lower(${pattern}) ${LIKE_ESCAPE})`
+      : sql`(SELECT su.name FROM users su WHERE lower(su.name) LIKE lower(${pattern}) ${LIKE_ESCAPE})`;
+  }
+  const exact =
+    field === 'name'
+      ? sql`(lower(s.localpart) LIKE lower(${pattern}) ${LIKE_ESCAPE} OR lower(s.displayname) LIKE lower(${pattern}) ${LIKE_ESCAPE})`
+      : sql`lower(s.name) LIKE lower(${pattern}) ${LIKE_ESCAPE}`;
+  // The trigram index cannot answer substrings shorter than 3 characters.
+  if ([...term].length < 3) return sql`(SELECT s.name FROM user_search s WHERE ${exact})`;
+  const phrase = `"${term.replace(/"/g, '""')}"`;
+  const match = field === 'name' ? `{localpart displayname} : ${phrase}` : `name : ${phrase}`;
+  return sql`(SELECT s.name FROM user_search s WHERE s.id IN (SELECT rowid FROM user_search_fts WHERE user_search_fts MATCH ${match}) AND ${exact})`;
 }

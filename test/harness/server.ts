@@ -105,11 +105,20 @@ export async function startServer(overrides: Record<string, unknown> = {}): Prom
     bcrypt_rounds: 4,
     enable_registration: true,
     enable_registration_without_verification: true,
+    // Rate limits high enough that no test is limited unless it sets its own rc_* keys.
+    rc_message: { per_second: 1000, burst_count: 1000 },
+    rc_registration: { per_second: 1000, burst_count: 1000 },
+    rc_login: {
+      address: { per_second: 1000, burst_count: 1000 },
+      account: { per_second: 1000, burst_count: 1000 },
+      failed_attempts: { per_second: 1000, burst_count: 1000 },
+    },
     database: dbConfig,
     ...overrides,
   });
   const ctx = await createContext(config, { log: pino({ level: 'silent' }), signingKeyText: generateSigningKeyText() });
-  const app = buildApp(ctx);
+  // Served like the config's first listener (its `x_forwarded` decides where the client IP comes from).
+  const app = buildApp(ctx, { xForwarded: config.listeners[0]?.xForwarded });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 
@@ -183,6 +192,26 @@ export async function runSql(server: TestServer, statement: string): Promise<voi
     const { default: Sqlite } = await import('better-sqlite3');
     const db = new Sqlite(server.database);
     db.exec(statement);
+    db.close();
+  }
+}
+
+/** Runs a query on the test server's database through a separate connection and returns its rows. */
+export async function querySql<T = Record<string, unknown>>(server: TestServer, statement: string): Promise<T[]> {
+  if (server.dialect === 'postgres') {
+    const c = new pg.Client({ connectionString: server.databaseUrl });
+    await c.connect();
+    try {
+      return (await c.query(statement)).rows as T[];
+    } finally {
+      await c.end();
+    }
+  }
+  const { default: Sqlite } = await import('better-sqlite3');
+  const db = new Sqlite(server.database, { readonly: true });
+  try {
+    return db.prepare(statement).all() as T[];
+  } finally {
     db.close();
   }
 }

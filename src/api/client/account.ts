@@ -28,11 +28,12 @@ export const accountRoutes = (ctx: Context): RouteDef[] => {
         if (!ctx.config.password.enabled || !ctx.config.password.localdbEnabled) throw forbidden('Password change disabled');
         const newPassword = body.new_password;
         if (newPassword !== undefined && (typeof newPassword !== 'string' || newPassword.length > 512)) throw badJson('Invalid password');
-        if (typeof newPassword === 'string') accounts.passwords.checkPolicy(newPassword);
-        await uia.check(body, passwordFlow, r.userId);
-        if (typeof newPassword !== 'string') throw missingParam("Missing params: ['new_password']");
+        // The body is validated before UIA, as Synapse's request model does.
         const logoutDevices = body.logout_devices ?? true;
         if (typeof logoutDevices !== 'boolean') throw badJson('logout_devices must be a boolean');
+        if (typeof newPassword === 'string') accounts.passwords.checkPolicy(newPassword);
+        await uia.check(body, passwordFlow, r.userId);
+        if (typeof newPassword !== 'string' || newPassword === '') throw missingParam('Missing params: password');
         await accounts.setPassword(r.userId, newPassword, { logoutDevices, except: { deviceId: r.deviceId, tokenId: r.tokenId } });
         return {};
       },

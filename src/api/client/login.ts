@@ -2,6 +2,7 @@ import type { Context } from '../../context.js';
 import { MatrixError, badJson, badRequest, forbidden, missingParam } from '../../errors.js';
 import { jsonObject } from '../../http/body.js';
 import { clientPaths, requesterOf, type RouteDef } from '../../http/route.js';
+import { checkDeviceDisplayName } from '../../services/devices.js';
 import type { LoginIdentifier } from '../../services/login.js';
 
 // GET/POST /_matrix/client/v3/login, POST /logout, /logout/all (spec §5.5).
@@ -20,6 +21,7 @@ export const loginRoutes = (ctx: Context): RouteDef[] => {
       auth: 'none',
       handler: async (req) => {
         const body = jsonObject(req);
+        if (typeof body.type === 'string') ctx.services.ratelimits.loginAddress.ratelimit(req.ip); // rc_login.address, per client IP
         if (body.type !== 'm.login.password') {
           if (typeof body.type !== 'string') throw missingParam("Missing params: ['type']");
           throw badRequest(`Unknown login type ${body.type}`);
@@ -27,7 +29,9 @@ export const loginRoutes = (ctx: Context): RouteDef[] => {
         if (typeof body.password !== 'string') throw missingParam("Missing params: ['password']");
         if (body.device_id !== undefined && body.device_id !== null && typeof body.device_id !== 'string') throw badJson('device_id must be a string');
         const name = typeof body.initial_device_display_name === 'string' ? body.initial_device_display_name : null;
-        const session = await logins.passwordLogin(identifierOf(body), body.password, (body.device_id as string | null) ?? null, name);
+        checkDeviceDisplayName(name);
+        const id = identifierOf(body);
+        const session = await ctx.services.ratelimits.guardPasswordLogin(id, () => logins.passwordLogin(id, body.password as string, (body.device_id as string | null) ?? null, name));
         return {
           user_id: session.userId,
           access_token: session.accessToken,
@@ -42,6 +46,7 @@ export const loginRoutes = (ctx: Context): RouteDef[] => {
       path: clientPaths('/logout'),
       auth: 'user',
       allowGuests: true,
+      allowExpired: true,
       handler: async (req) => {
         const r = requesterOf(req);
         await accounts.logoutDevice(r.userId, r.deviceId, r.tokenId);
@@ -53,6 +58,7 @@ export const loginRoutes = (ctx: Context): RouteDef[] => {
       path: clientPaths('/logout/all'),
       auth: 'user',
       allowGuests: true,
+      allowExpired: true,
       handler: async (req) => {
         await accounts.deleteDevices(requesterOf(req).userId, 'all');
         return {};

@@ -2,6 +2,7 @@ import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'k
 import type { DialectName } from '../dialect.js';
 import * as m001 from './001-accounts.js';
 import * as m002 from './002-user-admin.js';
+import * as m003 from './003-user-search.js';
 
 type Step = { up(db: Kysely<unknown>, dialect: DialectName): Promise<void> };
 
@@ -9,6 +10,7 @@ type Step = { up(db: Kysely<unknown>, dialect: DialectName): Promise<void> };
 const STEPS: Record<string, Step> = {
   '001-accounts': m001,
   '002-user-admin': m002,
+  '003-user-search': m003,
 };
 
 /** Applies pending migrations; the applied versions are recorded in `schema_migrations`. */

@@ -153,6 +153,20 @@ export interface PerUserExperimentalFeaturesTable {
   enabled: Generated<Bool>;
 }
 
+/** Change counters bumped by triggers (migration 003): 1 users, 2 devices/user_ips/erased_users, 3 profiles. */
+export interface UserListVersionTable {
+  id: number;
+  version: number;
+}
+
+/** SQLite only: the searchable copy of users + display names behind the FTS5 index (migration 003). */
+export interface UserSearchTable {
+  id: Generated<number>;
+  name: string;
+  localpart: string;
+  displayname: string | null;
+}
+
 export interface Database {
   users: UsersTable;
   access_tokens: AccessTokensTable;
@@ -169,4 +183,6 @@ export interface Database {
   registration_tokens: RegistrationTokensTable;
   account_validity: AccountValidityTable;
   per_user_experimental_features: PerUserExperimentalFeaturesTable;
+  user_list_version: UserListVersionTable;
+  user_search: UserSearchTable;
 }

@@ -12,14 +12,16 @@ export interface TokenLookup {
   deactivated: number;
   locked: boolean | number;
   shadow_banned: boolean | number | null;
+  /** Only looked up when account validity is on (`withExpiry`); undefined otherwise. */
+  expiration_ts_ms?: number | null;
 }
 
 /**
  * Looks a token up together with the effective user's flags (for a puppet token, the puppeted
  * user's). Read fresh on every request so operators' SQL edits of users take effect at once.
  */
-export async function lookupToken(db: Db, token: string): Promise<TokenLookup | undefined> {
-  return db
+export async function lookupToken(db: Db, token: string, opts: { withExpiry?: boolean } = {}): Promise<TokenLookup | undefined> {
+  const q = db
     .selectFrom('access_tokens as t')
     .innerJoin('users as u', (j) =>
       j.onRef('u.name', '=', (eb) => eb.fn.coalesce('t.puppets_user_id', 't.user_id') as never),
@@ -36,8 +38,12 @@ export async function lookupToken(db: Db, token: string): Promise<TokenLookup | 
       'u.locked',
       'u.shadow_banned',
     ])
-    .where('t.token', '=', token)
-    .executeTakeFirst() as Promise<TokenLookup | undefined>;
+    .where('t.token', '=', token);
+  // Still one query with account validity on: the expiry comes in through a join.
+  const withExpiry = opts.withExpiry
+    ? q.leftJoin('account_validity as av', 'av.user_id', 'u.name').select('av.expiration_ts_ms')
+    : q;
+  return withExpiry.executeTakeFirst() as Promise<TokenLookup | undefined>;
 }
 
 export async function insertToken(
