@@ -1,5 +1,31 @@
 import type { Context } from '../../context.js';
-import type { RouteDef } from '../../http/route.js';
+import { jsonObject } from '../../http/body.js';
+import { clientPaths, requesterOf, type RouteDef } from '../../http/route.js';
+import { AccountDataService } from '../../services/account-data.js';
 
-// account data client endpoints (to be written)
-export const accountDataRoutes = (_ctx: Context): RouteDef[] => [];
+type Params = { userId: string; roomId?: string; type: string };
+
+// PUT/GET /_matrix/client/v3/user/{userId}[/rooms/{roomId}]/account_data/{type} (spec "Client Config").
+export const accountDataRoutes = (ctx: Context): RouteDef[] => {
+  const svc = new AccountDataService(ctx.storage.db, ctx.config.serverName);
+  const put: RouteDef['handler'] = async (req) => {
+    const r = requesterOf(req);
+    const { userId, roomId, type } = req.params as Params;
+    // Ownership, room ID and type are checked before the body is read, as Synapse does.
+    svc.checkWrite(r, userId, type, roomId);
+    await svc.put(r, userId, type, jsonObject(req), roomId);
+    return {};
+  };
+  const get: RouteDef['handler'] = async (req) => {
+    const { userId, roomId, type } = req.params as Params;
+    return svc.get(requesterOf(req), userId, type, roomId);
+  };
+  const global = clientPaths('/user/:userId/account_data/:type');
+  const room = clientPaths('/user/:userId/rooms/:roomId/account_data/:type');
+  return [
+    { method: 'PUT', path: global, auth: 'user', handler: put },
+    { method: 'GET', path: global, auth: 'user', handler: get },
+    { method: 'PUT', path: room, auth: 'user', handler: put },
+    { method: 'GET', path: room, auth: 'user', handler: get },
+  ];
+};

@@ -1,15 +1,37 @@
 import type { Context } from '../../context.js';
-import { MatrixError, badJson, forbidden, missingParam } from '../../errors.js';
+import { MatrixError, badJson, badRequest, forbidden, missingParam } from '../../errors.js';
 import { jsonObject } from '../../http/body.js';
 import { queryString } from '../../http/query.js';
 import { clientPaths, type RouteDef } from '../../http/route.js';
 import { randomLetters } from '../../matrix/access-token.js';
+import { REGISTRATION_TOKEN_STAGE, RegistrationTokensService } from '../../services/registration-tokens.js';
+import { UiaRequired, type UiaFlow, type UiaOptions } from '../../services/uia.js';
 
-// POST /_matrix/client/v3/register (UIA: m.login.dummy), GET /register/available (spec §5.6).
+// Server-side data a registration keeps in its UIA session (as Synapse's UIAuthSessionDataConstants).
+const PASSWORD_HASH = 'password_hash';
+const REGISTERED_USER_ID = 'registered_user_id';
+
+/**
+ * POST /_matrix/client/v3/register (UIA: m.login.dummy, preceded by m.login.registration_token
+ * when `registration_requires_token`), GET /register/available, and GET
+ * /_matrix/client/v1/register/m.login.registration_token/validity (spec §5.6, §5.7).
+ */
 export const registerRoutes = (ctx: Context): RouteDef[] => {
   const { accounts, uia } = ctx.services;
   const cfg = ctx.config;
+  const tokens = new RegistrationTokensService(ctx.storage.db);
   const disabled = () => forbidden('Registration has been disabled');
+
+  // Synapse's flows without 3PIDs: dummy, with the token stage prepended when tokens are required.
+  const flows: UiaFlow[] = [{ stages: cfg.registrationRequiresToken ? [REGISTRATION_TOKEN_STAGE, 'm.login.dummy'] : ['m.login.dummy'] }];
+  // Sessions are retained after completion: a failed registration (name taken meanwhile) can be
+  // retried with the same session without spending the token again, as in Synapse.
+  const uiaOptions: UiaOptions = {
+    operation: 'register',
+    retain: true,
+    stages: cfg.registrationRequiresToken ? { [REGISTRATION_TOKEN_STAGE]: tokens.stage() } : {},
+  };
+
   return [
     {
       method: 'POST',
@@ -20,23 +42,69 @@ export const registerRoutes = (ctx: Context): RouteDef[] => {
         if (kind === 'guest') throw new MatrixError(403, 'M_GUEST_ACCESS_FORBIDDEN', 'Guest access is disabled');
         if (kind !== 'user') throw new MatrixError(400, 'M_UNKNOWN', 'Invalid guest/kind');
         const body = jsonObject(req);
+        ctx.services.ratelimits.registration.ratelimit(req.ip, { update: false }); // rc_registration: counted below, on success
+        if ('username' in body && (typeof body.username !== 'string' || body.username.length > 512)) throw badRequest('Invalid username');
         if (!cfg.enableRegistration) throw disabled();
-        if (body.username !== undefined && typeof body.username !== 'string') throw badJson('Invalid username');
-        if (body.password !== undefined && (typeof body.password !== 'string' || body.password.length > 512)) throw badJson('Invalid password');
+        const desired = typeof body.username === 'string' ? body.username.toLowerCase() : undefined;
+
+        // The password never enters the UIA session; only its hash does, once a stage is pending.
+        const { password: rawPassword, ...clientBody } = body;
+        const password = rawPassword ?? null;
+        if (password !== null && (typeof password !== 'string' || password.length > 512)) throw badRequest('Invalid password');
+        if (password !== null) accounts.passwords.checkPolicy(password);
+        // Synapse ignores a lone display name (a client bug wiped the stored parameters with it).
+        if ('initial_device_display_name' in clientBody && password === null) delete clientBody.initial_device_display_name;
         if (body.device_id !== undefined && body.device_id !== null && typeof body.device_id !== 'string') throw badJson('device_id must be a string');
-        const localpart = typeof body.username === 'string' ? body.username.toLowerCase() : randomLetters(12).toLowerCase();
-        await accounts.checkUsername(localpart);
-        if (typeof body.password === 'string') accounts.passwords.checkPolicy(body.password);
-        await uia.check(body, [{ stages: ['m.login.dummy'] }]);
-        if (typeof body.password !== 'string') throw missingParam("Missing params: ['password']");
-        const inhibitLogin = body.inhibit_login === true;
-        const { userId, session } = await accounts.register({
-          localpart,
-          password: body.password,
-          inhibitLogin,
-          deviceId: (body.device_id as string | null | undefined) ?? null,
-          initialDeviceDisplayName: typeof body.initial_device_display_name === 'string' ? body.initial_device_display_name : null,
-        });
+
+        const earlier = uia.sessionData(uia.sessionIdOf(body));
+        const registeredUserId = earlier?.get(REGISTERED_USER_ID) as string | undefined;
+        let passwordHash = earlier?.get(PASSWORD_HASH) as string | undefined;
+        if (desired !== undefined && accounts.userId(desired) !== registeredUserId) await accounts.checkUsername(desired);
+
+        let result;
+        try {
+          result = await uia.check(clientBody, flows, undefined, uiaOptions);
+        } catch (e) {
+          // The client need not send the password again in later requests of the session.
+          if (e instanceof UiaRequired && password !== null && passwordHash === undefined) {
+            const hash = await accounts.passwords.hash(password);
+            uia.sessionData(e.sessionId)?.set(PASSWORD_HASH, hash);
+          }
+          throw e;
+        }
+        const params = result.params;
+        const deviceId = typeof params.device_id === 'string' ? params.device_id : null;
+        const displayName = typeof params.initial_device_display_name === 'string' ? params.initial_device_display_name : null;
+        const inhibitLogin = params.inhibit_login === true;
+
+        let userId = registeredUserId;
+        let session;
+        if (userId !== undefined) {
+          // This session already registered its account: log it in again (Synapse's retry answer).
+          session = inhibitLogin ? null : await accounts.createSession(userId, deviceId, displayName);
+        } else {
+          if (password !== null) passwordHash = await accounts.passwords.hash(password);
+          if (passwordHash === undefined) throw missingParam('Missing params: password');
+          // The username may come from an earlier request of the session.
+          const stored = typeof params.username === 'string' ? params.username.toLowerCase() : undefined;
+          if (stored !== undefined && desired === undefined) await accounts.checkUsername(stored);
+          const token = result.results.get(REGISTRATION_TOKEN_STAGE) as string | undefined;
+          ctx.services.ratelimits.registration.ratelimit(req.ip);
+          const registered = await accounts.register({
+            localpart: stored ?? randomLetters(12).toLowerCase(),
+            password: null,
+            passwordHash,
+            inhibitLogin,
+            deviceId,
+            initialDeviceDisplayName: displayName,
+            // The token's use completes in the account's own transaction.
+            alsoIn: token === undefined ? undefined : (tx) => tokens.completeIn(tx, token),
+          });
+          userId = registered.userId;
+          session = registered.session;
+          result.data.set(REGISTERED_USER_ID, userId);
+          uia.settle(result.sessionId);
+        }
         return {
           user_id: userId,
           home_server: cfg.serverName,
@@ -54,6 +122,18 @@ export const registerRoutes = (ctx: Context): RouteDef[] => {
         if (username === undefined) throw missingParam("Missing string query parameter 'username'");
         await accounts.checkUsername(username);
         return { available: true };
+      },
+    },
+    // GET /_matrix/client/v1/register/m.login.registration_token/validity (spec v1.2; v1 and unstable only)
+    {
+      method: 'GET',
+      path: ['/_matrix/client/v1', '/_matrix/client/unstable'].map((p) => `${p}/register/${REGISTRATION_TOKEN_STAGE}/validity`),
+      auth: 'none',
+      handler: async (req) => {
+        if (!cfg.enableRegistration) throw disabled();
+        const token = queryString(req, 'token');
+        if (token === undefined) throw missingParam("Missing string query parameter 'token'");
+        return { valid: await tokens.isValid(token) };
       },
     },
   ];
