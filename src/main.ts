@@ -1,20 +1,64 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { generateConfig } from './config/generate.js';
-import { ConfigError, loadConfig } from './config/load.js';
+import { ConfigError, loadConfig, readConfigFiles } from './config/load.js';
+import type { Config } from './config/schema.js';
 import { createContext } from './context.js';
 import { buildApp } from './http/build-app.js';
+import { newSigningKeyLine } from './matrix/signing-key.js';
 import { AXON_VERSION } from './version.js';
 
-const USAGE = `usage: axon [-c CONFIG_PATH ...] [--generate-config -H SERVER_NAME --report-stats yes|no]
-            [--data-directory DIR] [--keys-directory DIR]`;
+const USAGE = `usage: axon [-h] [-c CONFIG_FILE] [--generate-config] [--generate-keys]
+            [--report-stats {yes,no}] [-H SERVER_NAME] [--data-directory DIRECTORY]
+            [--keys-directory DIRECTORY]`;
+
+const NO_CONFIG = 'Must supply a config file.\nA config file can be automatically generated using "--generate-config -H SERVER_NAME -c CONFIG-FILE"';
+
+/** Exit status of a start-up failure: 1 for configuration errors, 2 for bad flags (argparse). */
+class StartupError extends Error {
+  constructor(
+    message: string,
+    readonly code = 1,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Synapse's `find_config_files`: a `-c` path that is a directory stands for the `*.yaml` files in
+ * it (not dot-files), in name order.
+ */
+export function findConfigFiles(paths: string[]): string[] {
+  const files: string[] = [];
+  for (const p of paths) {
+    let isDir = false;
+    try {
+      isDir = statSync(p).isDirectory();
+    } catch {
+      isDir = false; // a missing file is reported when it is read
+    }
+    if (!isDir) files.push(p);
+    else files.push(...readdirSync(p).filter((f) => !f.startsWith('.') && f.endsWith('.yaml')).sort().map((f) => join(p, f)));
+  }
+  return files;
+}
 
 /** The `axon` command: Synapse's start-up flags (`python -m synapse.app.homeserver`). */
 export async function runAxon(argv: string[]): Promise<void> {
+  try {
+    await start(argv);
+  } catch (e) {
+    if (!(e instanceof StartupError)) throw e;
+    console.error(e.message);
+    process.exit(e.code);
+  }
+}
+
+async function start(argv: string[]): Promise<void> {
   let args;
   try {
     args = parseArgs({
@@ -32,8 +76,7 @@ export async function runAxon(argv: string[]): Promise<void> {
       allowPositionals: false,
     }).values;
   } catch (e) {
-    console.error(`${(e as Error).message}\n${USAGE}`);
-    process.exit(2);
+    throw new StartupError(`${USAGE}\naxon: error: ${(e as Error).message}`, 2);
   }
   if (args.help) {
     console.log(USAGE);
@@ -41,21 +84,22 @@ export async function runAxon(argv: string[]): Promise<void> {
   }
   const reportStats = args['report-stats'];
   if (reportStats !== undefined && !['yes', 'no'].includes(reportStats)) {
-    console.error(`--report-stats must be yes or no\n${USAGE}`);
-    process.exit(2);
+    throw new StartupError(`${USAGE}\naxon: error: argument --report-stats: invalid choice: '${reportStats}' (choose from 'yes', 'no')`, 2);
   }
   const explicitPaths = args['config-path'] ?? [];
-  const configPaths = explicitPaths.length > 0 ? explicitPaths : ['homeserver.yaml'];
 
   if (args['generate-config']) {
-    if (explicitPaths.length === 0) return fail('Must supply a config file.\nA config file can be automatically generated using "--generate-config -H SERVER_NAME -c CONFIG-FILE"');
-    if (!args['server-name']) return fail('Must specify a server_name to a generate config for.');
-    if (reportStats === undefined) return fail("Please specify either --report-stats=yes or --report-stats=no");
+    if (reportStats === undefined) throw new StartupError(`${USAGE}\naxon: error: Please specify either --report-stats=yes or --report-stats=no`, 2);
+    if (explicitPaths.length === 0) throw new StartupError(NO_CONFIG);
     const path = explicitPaths[explicitPaths.length - 1]!;
     if (existsSync(path)) {
-      console.log(`Config file '${path}' already exists. Not overwriting it.`);
+      // As Synapse: keep the file, but create the signing key it names if that is missing.
+      console.log(`Config file '${path}' already exists. Generating any missing config files.`);
+      generateMissingFiles(explicitPaths);
       return;
     }
+    if (!args['server-name']) throw new StartupError('Must specify a server_name to a generate config for.');
+    console.log(`Generating config file ${path}`);
     const out = generateConfig({
       configPath: path,
       serverName: args['server-name'],
@@ -68,7 +112,9 @@ export async function runAxon(argv: string[]): Promise<void> {
   }
 
   const log = pino({ level: process.env.AXON_LOG_LEVEL ?? 'info' });
+  const configPaths = explicitPaths.length > 0 ? explicitPaths : ['homeserver.yaml'];
   if (explicitPaths.length === 0 && !existsSync(configPaths[0]!)) {
+    // Convenience over Synapse (which refuses to start): `npm start` works on a fresh checkout.
     const out = generateConfig({
       configPath: configPaths[0]!,
       serverName: args['server-name'] ?? 'localhost',
@@ -78,28 +124,63 @@ export async function runAxon(argv: string[]): Promise<void> {
     });
     log.info(`No config found: generated ${out.configPath} (server_name ${args['server-name'] ?? 'localhost'}, SQLite under ./data).`);
   }
+  const configFiles = findConfigFiles(configPaths);
+  if (configFiles.length === 0) throw new StartupError(NO_CONFIG);
 
   let loaded;
   try {
-    loaded = loadConfig(configPaths);
+    loaded = loadConfig(configFiles);
   } catch (e) {
-    if (e instanceof ConfigError) return fail(e.message);
+    if (e instanceof ConfigError) throw new StartupError(e.message);
     throw e;
   }
   const { config, ignoredKeys } = loaded;
-  if (ignoredKeys.length > 0) log.info(`Ignoring config keys Axon does not use: ${ignoredKeys.join(', ')}`);
+  if (ignoredKeys.length > 0) log.warn(`Ignoring config keys Axon does not use: ${ignoredKeys.join(', ')}`);
+  if (args['generate-keys']) {
+    generateMissingFiles(configFiles, config);
+    return;
+  }
 
-  const ctx = await createContext(config, { log });
+  let ctx;
+  try {
+    ctx = await createContext(config, { log });
+  } catch (e) {
+    throw new StartupError(`Axon could not start: ${(e as Error).message}`);
+  }
   const closers: Array<() => Promise<unknown>> = [];
+  const stop = async () => {
+    for (const c of closers.reverse()) await c().catch(() => {});
+    await ctx.close().catch(() => {});
+  };
+  try {
+    await listen(config, ctx, log, closers);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  log.info(`Axon ${AXON_VERSION} started for ${config.serverName} (database: ${config.database.kind}).`);
+  for (const line of adminHints(config, configFiles)) log.info(line);
+
+  const shutdown = async () => {
+    await stop();
+    process.exit(0);
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+}
+
+async function listen(config: Config, ctx: Awaited<ReturnType<typeof createContext>>, log: Logger, closers: Array<() => Promise<unknown>>) {
   for (const listener of config.listeners) {
     if (listener.type !== 'http') {
       log.warn(`Ignoring listener on port ${listener.port}: type '${listener.type}' is not supported`);
       continue;
     }
     if (listener.tls) log.warn(`Listener on port ${listener.port}: tls is not supported; serving plain HTTP (put a reverse proxy in front)`);
-    const app = buildApp(ctx, { resources: listener.resources });
+    const app = buildApp(ctx, { resources: listener.resources, xForwarded: listener.xForwarded });
     await app.ready();
     closers.push(() => app.close());
+    let bound = 0;
+    const failures: string[] = [];
     for (const host of listener.bindAddresses) {
       // One Fastify app per listener; each bind address gets a plain http.Server routed into it.
       const server = createServer((req, res) => app.routing(req, res));
@@ -108,30 +189,64 @@ export async function runAxon(argv: string[]): Promise<void> {
           server.once('error', ko);
           server.listen({ port: listener.port, host, ipv6Only: host.includes(':') }, () => ok());
         });
+        bound++;
         closers.push(() => new Promise((ok) => server.close(ok)));
         log.info(`Listening on http://${host.includes(':') ? `[${host}]` : host}:${listener.port} (${listener.resources.join(', ')})`);
       } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        // A missing address family (no IPv6, say) is survivable if another address bound, as in
+        // Synapse; a port in use or a forbidden port is not.
+        if (code === 'EADDRINUSE' || code === 'EACCES') throw new StartupError(`Failed to listen on ${host} port ${listener.port}: ${(e as Error).message}`);
+        failures.push(`${host}: ${(e as Error).message}`);
         log.warn(`Could not listen on ${host}:${listener.port}: ${(e as Error).message}`);
       }
     }
+    if (bound === 0 && listener.bindAddresses.length > 0) throw new StartupError(`Failed to listen on port ${listener.port}: ${failures.join('; ')}`);
   }
-  log.info(`Axon ${AXON_VERSION} started for ${config.serverName} (database: ${config.database.kind}).`);
-  const configArg = configPaths.map((p) => `-c ${p}`).join(' ');
-  log.info(`Create an admin with: register_new_matrix_user ${configArg} -u <name> -a   (or npx register_new_matrix_user ...)`);
-  log.info(`or make an existing user admin in the database: UPDATE users SET admin = 1 WHERE name = '@<name>:${config.serverName}';`);
-
-  const stop = async () => {
-    for (const c of closers) await c().catch(() => {});
-    await ctx.close();
-    process.exit(0);
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
 }
 
-function fail(message: string): never {
-  console.error(message);
-  process.exit(1);
+/** Creates the signing key a config names when it does not exist (Synapse's --generate-keys). */
+function generateMissingFiles(configFiles: string[], config?: Config): void {
+  let keyPath: string | undefined = config?.signingKeyPath;
+  if (!keyPath) {
+    const raw = readConfigFiles(findConfigFiles(configFiles));
+    if (typeof raw.signing_key_path === 'string') keyPath = resolve(raw.signing_key_path);
+    else if (typeof raw.server_name === 'string') keyPath = resolve(`${raw.server_name}.signing.key`);
+  }
+  if (keyPath && !existsSync(keyPath)) {
+    console.log(`Generating signing key file ${keyPath}`);
+    writeFileSync(keyPath, newSigningKeyLine(), { mode: 0o600 });
+  }
+}
+
+/** Where this checkout's `register_new_matrix_user` lives (dist/src/main.js or src/main.ts). */
+function registerCommand(): string {
+  for (const rel of ['../../bin/register_new_matrix_user', '../bin/register_new_matrix_user']) {
+    const p = fileURLToPath(new URL(rel, import.meta.url));
+    if (existsSync(p)) return p;
+  }
+  return 'register_new_matrix_user';
+}
+
+/** The first log lines: how the operator creates the first admin, with commands that work as printed. */
+export function adminHints(config: Config, configFiles: string[]): string[] {
+  const lines: string[] = [];
+  const quote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+  if (config.registrationSharedSecret) {
+    // The script looks for the first plain-HTTP listener serving `client`; name the URL when it would not find one.
+    const cliListener = config.listeners.find((l) => l.type === 'http' && !l.tls && l.resources.includes('client'));
+    const served = config.listeners.find((l) => l.type === 'http' && l.resources.includes('client'));
+    const url = !cliListener && served ? ` http://localhost:${served.port}` : '';
+    const cfg = configFiles.map((f) => `-c ${quote(resolve(f))}`).join(' ');
+    lines.push(`To create an admin, run: ${quote(registerCommand())} ${cfg} -u <name> -a${url}`);
+  } else {
+    lines.push('Shared-secret registration is off: set registration_shared_secret in the config and restart to use register_new_matrix_user.');
+  }
+  const sql = `UPDATE users SET admin = 1 WHERE name = '@<name>:${config.serverName}';`;
+  const db = config.database;
+  const client = db.kind === 'sqlite' ? `sqlite3 ${quote(db.path)}` : `psql ${quote(db.database ?? db.user ?? 'postgres')}`;
+  lines.push(`Or make an existing user an admin in the database (${client}): ${sql}`);
+  return lines;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {

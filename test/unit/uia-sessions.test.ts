@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import type { AccountsService } from '../../src/services/accounts.js';
+import { UiaRequired, UserInteractiveAuth, type UiaStage } from '../../src/services/uia.js';
+
+// Session lifetime of caller-defined stages: what a stage reserved is given back when its session
+// expires unfinished (how a registration token's `pending` use returns), never after settle().
+describe('UIA sessions with releasable stages', () => {
+  const DAY = 24 * 60 * 60 * 1000;
+  const flows = [{ stages: ['test.reserve', 'm.login.dummy'] }];
+
+  function setup() {
+    let now = 1_000_000;
+    const released: unknown[] = [];
+    const stage: UiaStage = {
+      check: async (auth) => `reserved:${String(auth.tag)}`,
+      release: async (result) => {
+        released.push(result);
+      },
+    };
+    const uia = new UserInteractiveAuth({} as AccountsService, () => now);
+    const opts = { stages: { 'test.reserve': stage }, retain: true, operation: 'test' };
+    const call = async (auth: Record<string, unknown>) => {
+      try {
+        return await uia.check({ auth }, flows, undefined, opts);
+      } catch (e) {
+        if (e instanceof UiaRequired) return e;
+        throw e;
+      }
+    };
+    const begin = async () => ((await call({})) as UiaRequired).sessionId;
+    return { uia, call, begin, released, advance: (ms: number) => (now += ms) };
+  }
+
+  it('releases a completed stage when its session expires unfinished', async () => {
+    const t = setup();
+    const session = await t.begin();
+    const partial = await t.call({ type: 'test.reserve', tag: 'a', session });
+    expect(partial).toBeInstanceOf(UiaRequired);
+    expect((partial as UiaRequired).toJSON()).toMatchObject({ completed: ['test.reserve'] });
+
+    t.advance(DAY - 1);
+    await t.begin(); // a sweep before expiry releases nothing
+    expect(t.released).toEqual([]);
+
+    t.advance(2);
+    await t.begin(); // any later request sweeps
+    await Promise.resolve();
+    expect(t.released).toEqual(['reserved:a']);
+    await expect(t.uia.check({ auth: { type: 'm.login.dummy', session } }, flows, undefined, { operation: 'test' })).rejects.toMatchObject({
+      status: 400,
+      message: `Unknown session ID: ${session}`,
+    });
+  });
+
+  it('a stage presented twice is recorded (and released) once', async () => {
+    const t = setup();
+    const session = await t.begin();
+    await t.call({ type: 'test.reserve', tag: 'x', session });
+    await t.call({ type: 'test.reserve', tag: 'x', session });
+    t.advance(DAY + 1);
+    await t.begin();
+    await Promise.resolve();
+    expect(t.released).toEqual(['reserved:x']);
+  });
+
+  it('nothing is released once the operation settled the session', async () => {
+    const t = setup();
+    const session = await t.begin();
+    await t.call({ type: 'test.reserve', tag: 'b', session });
+    const done = await t.call({ type: 'm.login.dummy', session });
+    expect(done).not.toBeInstanceOf(UiaRequired);
+    if (done instanceof UiaRequired) return;
+    expect(done.results.get('test.reserve')).toBe('reserved:b');
+    t.uia.settle(done.sessionId);
+    // A retained session still answers as complete until it expires.
+    expect(await t.call({ type: 'm.login.dummy', session })).not.toBeInstanceOf(UiaRequired);
+    t.advance(DAY + 1);
+    await t.begin();
+    await Promise.resolve();
+    expect(t.released).toEqual([]);
+  });
+});
