@@ -1,5 +1,47 @@
 import type { Context } from '../../context.js';
-import type { RouteDef } from '../../http/route.js';
+import { jsonObject } from '../../http/body.js';
+import { requesterOf, type RouteDef } from '../../http/route.js';
+import { parseUserId } from '../../matrix/ids.js';
+import { UserLifecycleService } from '../../services/user-lifecycle.js';
 
-// deactivate, reset_password, suspend (to be written)
-export const userLifecycleRoutes = (_ctx: Context): RouteDef[] => [];
+const userParam = (req: { params: unknown }) => parseUserId((req.params as { userId: string }).userId).full;
+
+export const userLifecycleRoutes = (ctx: Context): RouteDef[] => {
+  const svc = new UserLifecycleService(ctx.storage.db, ctx.services.accounts);
+  return [
+    // POST /_synapse/admin/v1/deactivate/<user_id> (catalogue §3.5); the body may be empty.
+    {
+      method: 'POST',
+      path: '/_synapse/admin/v1/deactivate/:userId',
+      auth: 'admin',
+      handler: async (req) => {
+        await svc.deactivate(userParam(req), () => jsonObject(req, { optional: true }));
+        // Axon talks to no identity server, so there is never a failed unbind to report.
+        return { id_server_unbind_result: 'success' };
+      },
+    },
+    // POST /_synapse/admin/v1/reset_password/<user_id> (catalogue §3.7)
+    {
+      method: 'POST',
+      path: '/_synapse/admin/v1/reset_password/:userId',
+      auth: 'admin',
+      handler: async (req) => {
+        const userId = userParam(req);
+        await svc.resetPassword(requesterOf(req), userId, jsonObject(req));
+        return {};
+      },
+    },
+    // PUT /_synapse/admin/v1/suspend/<user_id> (Δ1.110, catalogue §3.6)
+    {
+      method: 'PUT',
+      path: '/_synapse/admin/v1/suspend/:userId',
+      auth: 'admin',
+      handler: async (req) => {
+        const userId = userParam(req);
+        const suspended = await svc.suspend(userId, () => jsonObject(req));
+        // The key embeds the MXID, e.g. {"user_@bob:example.org_suspended": true}.
+        return { [`user_${userId}_suspended`]: suspended };
+      },
+    },
+  ];
+};

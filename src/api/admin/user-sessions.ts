@@ -1,5 +1,101 @@
 import type { Context } from '../../context.js';
-import type { RouteDef } from '../../http/route.js';
+import { jsonObject } from '../../http/body.js';
+import { requesterOf, type RouteDef } from '../../http/route.js';
+import { parseUserId } from '../../matrix/ids.js';
+import { AdminSessionsService } from '../../services/admin-sessions.js';
+import { adminDeviceJson, whoisJson } from './mappers/sessions.js';
 
-// whois, login as user, admin devices (to be written)
-export const userSessionRoutes = (_ctx: Context): RouteDef[] => [];
+type Params = { userId: string; deviceId: string };
+const params = (req: { params: unknown }) => req.params as Params;
+const userParam = (req: { params: unknown }) => parseUserId(params(req).userId).full;
+
+/** The spec'd client-API aliases of whois: `/_matrix/client/{api/v1,r0,v3,unstable}/admin/whois/…`. */
+const WHOIS_PATHS = [
+  '/_synapse/admin/v1/whois/:userId',
+  ...['api/v1', 'r0', 'v3', 'unstable'].map((v) => `/_matrix/client/${v}/admin/whois/:userId`),
+];
+
+export const userSessionRoutes = (ctx: Context): RouteDef[] => {
+  const svc = new AdminSessionsService(ctx.storage.db, ctx.services.accounts, ctx.services.clientIps);
+  return [
+    // GET /_synapse/admin/v1/whois/<user_id> (catalogue §3.8): any user may whois themselves,
+    // so the admin check happens in the service, only for other targets.
+    {
+      method: 'GET',
+      path: WHOIS_PATHS,
+      auth: 'user',
+      handler: async (req) => {
+        const userId = userParam(req);
+        return whoisJson(userId, await svc.whois(requesterOf(req), userId));
+      },
+    },
+    // POST /_synapse/admin/v1/users/<user_id>/login (catalogue §3.13); the body may be empty.
+    {
+      method: 'POST',
+      path: '/_synapse/admin/v1/users/:userId/login',
+      auth: 'admin',
+      handler: async (req) => {
+        const userId = userParam(req);
+        return { access_token: await svc.loginAs(requesterOf(req), userId, () => jsonObject(req, { optional: true })) };
+      },
+    },
+    // GET /_synapse/admin/v2/users/<user_id>/devices (catalogue §3.15)
+    {
+      method: 'GET',
+      path: '/_synapse/admin/v2/users/:userId/devices',
+      auth: 'admin',
+      handler: async (req) => {
+        const devices = (await svc.listDevices(userParam(req))).map(adminDeviceJson);
+        return { devices, total: devices.length };
+      },
+    },
+    // POST /_synapse/admin/v2/users/<user_id>/devices: 201 {} (catalogue §3.15, §22 #13)
+    {
+      method: 'POST',
+      path: '/_synapse/admin/v2/users/:userId/devices',
+      auth: 'admin',
+      handler: async (req, reply) => {
+        await svc.createDevice(userParam(req), () => jsonObject(req));
+        reply.code(201);
+        return {};
+      },
+    },
+    // POST /_synapse/admin/v2/users/<user_id>/delete_devices (catalogue §3.15)
+    {
+      method: 'POST',
+      path: '/_synapse/admin/v2/users/:userId/delete_devices',
+      auth: 'admin',
+      handler: async (req) => {
+        await svc.deleteDevices(userParam(req), () => jsonObject(req));
+        return {};
+      },
+    },
+    // GET /_synapse/admin/v2/users/<user_id>/devices/<device_id> (catalogue §3.15)
+    {
+      method: 'GET',
+      path: '/_synapse/admin/v2/users/:userId/devices/:deviceId',
+      auth: 'admin',
+      handler: async (req) => adminDeviceJson(await svc.getDevice(userParam(req), params(req).deviceId)),
+    },
+    // PUT /_synapse/admin/v2/users/<user_id>/devices/<device_id>: body may be empty (catalogue §3.15)
+    {
+      method: 'PUT',
+      path: '/_synapse/admin/v2/users/:userId/devices/:deviceId',
+      auth: 'admin',
+      handler: async (req) => {
+        await svc.renameDevice(userParam(req), params(req).deviceId, () => jsonObject(req, { optional: true }));
+        return {};
+      },
+    },
+    // DELETE /_synapse/admin/v2/users/<user_id>/devices/<device_id>: the body is ignored (catalogue §3.15)
+    {
+      method: 'DELETE',
+      path: '/_synapse/admin/v2/users/:userId/devices/:deviceId',
+      auth: 'admin',
+      handler: async (req) => {
+        await svc.deleteDevice(userParam(req), params(req).deviceId);
+        return {};
+      },
+    },
+  ];
+};
