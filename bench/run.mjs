@@ -1,0 +1,384 @@
+// `npm run bench`: Axon against a bare node:http server in the same run (see bench/README.md).
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, platform, release } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadDataset } from './lib/dataset.mjs';
+import { httpJson, loadSettings, measure } from './lib/load.mjs';
+import { Report } from './lib/report.mjs';
+import { cleanupAll, freshDatabase, pgReachable, registerUser, ROOT, SERVER_NAME, startAxon, startBare, useAxonScript } from './lib/servers.mjs';
+
+const SECTIONS = ['lookup', 'list', 'bcrypt'];
+const ENGINES = ['sqlite', 'postgres'];
+const TARGETS = {
+  lookupRatio: { sqlite: 0.4, postgres: 0.25 },
+  idleRssMiB: 80,
+  listRatio: { sqlite: 0.1 },
+  bcryptScaling: 1.5,
+};
+
+const USAGE = `usage: npm run bench -- [--quick] [--only=lookup,list,bcrypt] [--engines=sqlite,postgres]
+                       [--users=N] [--duration=S] [--warmup=S] [--cpu-prof] [--bundle]
+  --quick      3 s runs after 1 s warm-up, 100,000 users (default: 10 s after 2 s, 1,000,000 users)
+  --only       sections to run (env AXON_BENCH_ONLY); default all
+  --engines    databases (env AXON_BENCH_ENGINES); default both. PostgreSQL: AXON_BENCH_PG_URL
+               (default postgres://postgres@127.0.0.1:5432/test), skipped with a notice if unreachable
+  --users      size of the list data set
+  --cpu-prof   run each Axon with node --cpu-prof; profiles go to bench/results/profiles/
+  --bundle     run a single-file esbuild bundle of dist/src/main.js instead of bin/axon (an
+               experiment: fewer ES modules loaded means a smaller idle RSS)`;
+
+function options() {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      engines: { type: 'string' },
+      users: { type: 'string' },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      'cpu-prof': { type: 'boolean', default: false },
+      bundle: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const list = (v, allowed, what) => {
+    const items = v.split(',').map((s) => s.trim()).filter(Boolean);
+    for (const i of items) if (!allowed.includes(i)) throw new Error(`unknown ${what} '${i}' (choose from ${allowed.join(', ')})`);
+    return items;
+  };
+  const num = (v, what) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${what} must be a positive number`);
+    return n;
+  };
+  const settings = loadSettings(values.quick);
+  if (values.duration) settings.duration = num(values.duration, 'duration');
+  if (values.warmup) settings.warmup = num(values.warmup, 'warmup');
+  return {
+    quick: values.quick,
+    sections: list(values.only ?? process.env.AXON_BENCH_ONLY ?? SECTIONS.join(','), SECTIONS, 'section'),
+    engines: list(values.engines ?? process.env.AXON_BENCH_ENGINES ?? ENGINES.join(','), ENGINES, 'engine'),
+    users: values.users ? Math.floor(num(values.users, 'users')) : values.quick ? 100_000 : 1_000_000,
+    settings,
+    cpuProf: values['cpu-prof'],
+    bundle: values.bundle,
+  };
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const enc = encodeURIComponent;
+let opts;
+const report = new Report();
+/** Measures the bare node:http server with the same settings (set once it is running). */
+let measureBare;
+let interrupted = false;
+
+function axonNodeArgs(tag) {
+  if (!opts.cpuProf) return [];
+  const dir = join(ROOT, 'bench/results/profiles');
+  mkdirSync(dir, { recursive: true });
+  return ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${tag}-${Date.now()}.cpuprofile`];
+}
+
+/** Idle RSS: after start-up has settled, before any request. */
+async function idleRss(server) {
+  await sleep(1000);
+  return server.rss();
+}
+
+// ---- issue 2: per-request overhead ----
+async function lookupSection(engine) {
+  const db = await freshDatabase(engine);
+  const server = await startAxon(db, { nodeArgs: axonNodeArgs(`lookup-${engine}`) });
+  try {
+    const idle = await idleRss(server);
+    const admin = await registerUser(server, 'admin', { admin: true });
+    const lookupPath = `/_synapse/admin/v2/users/${enc(admin.userId)}`;
+    const check = await httpJson('GET', server.url + lookupPath, { token: admin.token });
+    if (check.status !== 200 || check.json?.name !== admin.userId) throw new Error(`${lookupPath}: HTTP ${check.status} ${check.text.slice(0, 200)}`);
+
+    const s = opts.settings;
+    const pair = async (label, path, token, target) => {
+      const b = await measureBare();
+      report.measured(engine, label, await measure(server.url + path, { token }, s), b, target);
+    };
+    await pair('GET /_synapse/admin/v2/users/<id> (admin token)', lookupPath, admin.token, TARGETS.lookupRatio[engine]);
+    await pair('GET /_matrix/client/v3/account/whoami', '/_matrix/client/v3/account/whoami', admin.token);
+    await pair('GET /_synapse/admin/v1/server_version', '/_synapse/admin/v1/server_version', undefined);
+    report.memoryOf(engine, 'fresh database (lookup run)', idle, server.rss(), TARGETS.idleRssMiB);
+  } finally {
+    await server.stop();
+    await db.drop();
+  }
+}
+
+// ---- issue 3: the users list on a large data set ----
+function listQueries(n) {
+  const from = Math.floor(n * 0.9);
+  return [
+    { label: 'GET /_synapse/admin/v2/users?limit=100', query: 'limit=100', expect: 'full' },
+    { label: `GET /_synapse/admin/v2/users?limit=100&from=${from}`, query: `limit=100&from=${from}`, expect: 'full' },
+    { label: 'GET /_synapse/admin/v2/users?limit=100&name=12345', query: 'limit=100&name=12345', expect: 'match', needle: '12345' },
+    { label: 'GET /_synapse/admin/v2/users?limit=100&order_by=creation_ts&dir=b', query: 'limit=100&order_by=creation_ts&dir=b', expect: 'newest' },
+  ];
+}
+
+/** Fails loudly unless the endpoint really answers the query (a fast 404 measures nothing). */
+function verifyList(q, res) {
+  const where = `GET /_synapse/admin/v2/users?${q.query}`;
+  if (res.status !== 200) throw new Error(`${where}: HTTP ${res.status} ${res.text.slice(0, 200)}`);
+  const users = res.json?.users;
+  if (!Array.isArray(users)) throw new Error(`${where}: no users array in ${res.text.slice(0, 200)}`);
+  if (q.expect === 'match') {
+    if (users.length === 0) throw new Error(`${where}: no users matched`);
+    const bad = users.find((u) => !`${u.name} ${u.displayname ?? ''}`.includes(q.needle));
+    if (bad) throw new Error(`${where}: ${bad.name} does not match '${q.needle}'`);
+  } else if (users.length !== 100) {
+    throw new Error(`${where}: ${users.length} users, expected 100`);
+  }
+  if (q.expect === 'newest') {
+    for (let i = 1; i < users.length; i++) {
+      if (users[i].creation_ts > users[i - 1].creation_ts) throw new Error(`${where}: not in descending creation_ts order at index ${i}`);
+    }
+  }
+  return `${users.length} users, total ${res.json.total}`;
+}
+
+async function listSection(engine) {
+  const n = opts.users;
+  const db = await freshDatabase(engine);
+  let server;
+  try {
+    console.log(`  loading ${n.toLocaleString('en-US')} users into ${engine} …`);
+    const t = await loadDataset(db, n);
+    report.setupTime(engine, 'first start on the empty database (migrations)', t.migrateS);
+    report.setupTime(engine, `bulk insert of ${n.toLocaleString('en-US')} users + profiles${engine === 'postgres' ? ' (incl. VACUUM ANALYZE)' : ''}`, t.insertS);
+    const t0 = performance.now();
+    server = await startAxon(db, { nodeArgs: axonNodeArgs(`list-${engine}`) });
+    report.setupTime(engine, `server start-up on the ${n.toLocaleString('en-US')}-user database`, (performance.now() - t0) / 1000);
+    const idle = await idleRss(server);
+    const admin = await registerUser(server, 'benchadmin', { admin: true });
+    const s = opts.settings;
+    for (const q of listQueries(n)) {
+      try {
+        const url = `${server.url}/_synapse/admin/v2/users?${q.query}`;
+        // The first request of a query shape is timed on its own: it pays for whatever the
+        // server then keeps (counts, anchors) for the rest of the run.
+        const t0 = performance.now();
+        const first = await httpJson('GET', url, { token: admin.token });
+        const cold = performance.now() - t0;
+        console.log(`  check: ${verifyList(q, first)}`);
+        const b = await measureBare();
+        report.measured(engine, q.label, { ...(await measure(url, { token: admin.token }, s)), cold }, b, TARGETS.listRatio[engine]);
+      } catch (e) {
+        report.fail(engine, e);
+      }
+    }
+    report.memoryOf(engine, `${n.toLocaleString('en-US')} users (list run)`, idle, server.rss());
+  } finally {
+    await server?.stop();
+    await db.drop();
+  }
+}
+
+// ---- issue 5: bcrypt on libuv's thread pool ----
+async function createUsersPerSecond(engine, poolSize) {
+  const db = await freshDatabase(engine);
+  // bcrypt_rounds left unset: Synapse's default of 12.
+  const server = await startAxon(db, { env: { UV_THREADPOOL_SIZE: String(poolSize) }, nodeArgs: axonNodeArgs(`bcrypt-${poolSize}`) });
+  try {
+    const admin = await registerUser(server, 'admin', { admin: true });
+    const warmupMs = opts.settings.warmup * 1000;
+    // A hash takes ~0.25 s: count over at least 8 s so the figure has a few dozen users in it.
+    const windowMs = Math.max(opts.settings.duration, 8) * 1000;
+    const start = performance.now();
+    const end = start + warmupMs + windowMs;
+    let next = 0;
+    let counted = 0;
+    // CPU the server used in the window: tells "Axon did not use the second thread" apart from
+    // "the machine had no second core to give".
+    let cpuAtStart = server.cpu();
+    const snap = setTimeout(() => (cpuAtStart = server.cpu()), warmupMs);
+    // More requests in flight than threads, so the pool, not the client, is the limit.
+    const worker = async () => {
+      while (performance.now() < end) {
+        const k = next++;
+        const res = await httpJson('PUT', `${server.url}/_synapse/admin/v2/users/${enc(`@new${poolSize}x${k}:${SERVER_NAME}`)}`, {
+          token: admin.token,
+          body: { password: `bench-password-${k}`, displayname: `New ${k}` },
+        });
+        if (res.status !== 201) throw new Error(`PUT /_synapse/admin/v2/users/@new…: HTTP ${res.status} ${res.text.slice(0, 200)}`);
+        const t = performance.now();
+        if (t >= start + warmupMs && t <= end) counted++;
+      }
+    };
+    await Promise.all(Array.from({ length: 6 }, worker));
+    clearTimeout(snap);
+    const cores = (server.cpu() - cpuAtStart) / ((performance.now() - start - warmupMs) / 1000);
+    return { perSecond: counted / (windowMs / 1000), cores };
+  } finally {
+    await server.stop();
+    await db.drop();
+  }
+}
+
+/** hashes/s of bare bcrypt in a plain node process with the given thread pool (same window). */
+function rawBcryptPerSecond(poolSize) {
+  const windowS = Math.max(opts.settings.duration, 8);
+  const out = execFileSync(process.execPath, [join(ROOT, 'bench/bcrypt-yardstick.mjs'), String(opts.settings.warmup), String(windowS)], {
+    cwd: ROOT,
+    env: { ...process.env, UV_THREADPOOL_SIZE: String(poolSize) },
+    encoding: 'utf8',
+  });
+  return JSON.parse(out.trim().split('\n').pop());
+}
+
+/**
+ * Axon and the bare bcrypt yardstick, each with 1 and 2 threads, in ABBA order (1, 2, 2, 1) so
+ * that a drift in the machine's load cancels out of the ratios. The yardstick shows how much a
+ * second thread can give on this machine right now; Axon should get nearly all of it.
+ */
+async function bcryptSection(engine) {
+  const runs = { axon1: [], axon2: [], raw1: [], raw2: [] };
+  for (const size of [1, 2, 2, 1]) {
+    const a = await createUsersPerSecond(engine, size);
+    const r = rawBcryptPerSecond(size);
+    runs[`axon${size}`].push(a);
+    runs[`raw${size}`].push(r);
+    console.log(`  UV_THREADPOOL_SIZE=${size}: Axon ${a.perSecond.toFixed(2)} users/s (${a.cores.toFixed(2)} cores busy), bare bcrypt ${r.perSecond.toFixed(2)} hashes/s (${r.cores.toFixed(2)} cores)`);
+  }
+  const mean = (a, k) => a.reduce((x, y) => x + y[k], 0) / a.length;
+  const a1 = mean(runs.axon1, 'perSecond');
+  const a2 = mean(runs.axon2, 'perSecond');
+  const r1 = mean(runs.raw1, 'perSecond');
+  const r2 = mean(runs.raw2, 'perSecond');
+  const cores = (k) => ` (${mean(runs[k], 'cores').toFixed(2)} cores busy)`;
+  report.bcryptFigure(`Axon: users created/s, UV_THREADPOOL_SIZE=1${cores('axon1')}`, a1, '/s');
+  report.bcryptFigure(`Axon: users created/s, UV_THREADPOOL_SIZE=2${cores('axon2')}`, a2, '/s');
+  report.bcryptFigure(`Axon: ratio 2 threads / 1 thread (${cpus().length} CPUs, ≈2× on an idle machine)`, a2 / a1, '×', `≥ ${TARGETS.bcryptScaling}×`, a2 / a1 >= TARGETS.bcryptScaling);
+  report.bcryptFigure(`yardstick: bare bcrypt hashes/s, 1 thread${cores('raw1')}`, r1, '/s');
+  report.bcryptFigure(`yardstick: bare bcrypt hashes/s, 2 threads${cores('raw2')}`, r2, '/s');
+  report.bcryptFigure('yardstick: ratio 2 threads / 1 thread (what the machine gives now)', r2 / r1, '×');
+  if (r2 / r1 < TARGETS.bcryptScaling || a2 / a1 < TARGETS.bcryptScaling) {
+    report.note(
+      `bcrypt: with a second thread Axon scaled ${(a2 / a1).toFixed(2)}×, bare bcrypt ${(r2 / r1).toFixed(2)}× (load average ${loadavg()[0].toFixed(1)} on ${cpus().length} CPUs): ` +
+        'compare the cores-busy figures to see whether the machine had a second core to give.',
+    );
+  }
+}
+
+/** Bundles dist/src/main.js (native modules stay external) into bench/results/axon-bundle.mjs. */
+async function buildBundle() {
+  const { build } = await import('esbuild');
+  const outfile = join(ROOT, 'bench/results/axon-bundle.mjs');
+  await build({
+    entryPoints: [join(ROOT, 'dist/src/main.js')],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    external: ['better-sqlite3', 'bcrypt', 'pg-native'],
+    // CommonJS dependencies inside an ES module bundle still call require().
+    banner: { js: "import { createRequire as __axonRequire } from 'node:module'; const require = __axonRequire(import.meta.url);" },
+    outfile,
+    logLevel: 'error',
+  });
+  return outfile;
+}
+
+function gitDescribe() {
+  try {
+    const rev = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8' }).trim() ? ' + uncommitted src changes' : '';
+    return rev + dirty;
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function main() {
+  try {
+    opts = options();
+  } catch (e) {
+    console.error(`${e.message}\n${USAGE}`);
+    process.exit(2);
+  }
+  const s = opts.settings;
+  if (opts.bundle) useAxonScript(await buildBundle());
+  const header = [
+    `### Axon bench — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, commit ${gitDescribe()}${opts.quick ? ' (--quick)' : ''}${opts.bundle ? ' (--bundle: single-file build)' : ''}`,
+    '',
+    `node ${process.version}, ${platform()} ${release()}, ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}. ` +
+      `autocannon: ${s.connections} connections, ${s.duration} s after a ${s.warmup} s warm-up, client in the bench process; ` +
+      `servers in child processes. The bare node:http server is measured just before each Axon figure; ratios use the median of those runs. ` +
+      `Load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (anything else busy on the machine skews every figure).`,
+  ].join('\n');
+  console.log(header.replace(/^### /, ''));
+
+  const engines = [];
+  for (const e of opts.engines) {
+    if (e === 'postgres') {
+      const ok = await pgReachable();
+      if (ok !== true) {
+        const msg = `PostgreSQL skipped: cannot reach ${process.env.AXON_BENCH_PG_URL ?? '127.0.0.1:5432'} (${ok})`;
+        console.log(`NOTICE: ${msg}`);
+        report.note(msg);
+        continue;
+      }
+    }
+    engines.push(e);
+  }
+
+  const wants = (x) => opts.sections.includes(x);
+  if (wants('lookup') || wants('list')) {
+    // The yardstick runs for the whole bench and is measured right before every Axon figure.
+    const bare = await startBare();
+    report.memoryOf('—', 'bare node:http', await idleRss(bare), undefined);
+    measureBare = () => measure(bare.url + '/', {}, s);
+    for (const engine of engines) {
+      if (wants('lookup')) {
+        console.log(`\n== ${engine}: lookup (issue 2) ==`);
+        await lookupSection(engine).catch((e) => report.fail(`${engine} lookup`, e));
+      }
+      if (wants('list')) {
+        console.log(`\n== ${engine}: users list on ${opts.users.toLocaleString('en-US')} users (issue 3) ==`);
+        await listSection(engine).catch((e) => report.fail(`${engine} list`, e));
+      }
+    }
+    await bare.stop();
+  }
+  if (wants('bcrypt')) {
+    const engine = engines.includes('sqlite') ? 'sqlite' : engines[0];
+    if (engine) {
+      console.log(`\n== bcrypt scaling on ${engine} (issue 5) ==`);
+      await bcryptSection(engine).catch((e) => report.fail('bcrypt', e));
+    }
+  }
+  if (opts.cpuProf) report.note('CPU profiles in bench/results/profiles/ (open in Chrome DevTools → Performance, or speedscope).');
+
+  if (interrupted) return;
+  const md = report.markdown(header);
+  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+  writeFileSync(join(ROOT, 'bench/results/latest.md'), md);
+  console.log(`\n${md}\n(written to bench/results/latest.md)`);
+  process.exitCode = report.failures.length > 0 ? 1 : 0;
+}
+
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.once(sig, () => {
+    interrupted = true;
+    console.error(`\n${sig}: stopping servers and dropping bench databases …`);
+    void cleanupAll().finally(() => process.exit(130));
+  });
+}
+main()
+  .catch((e) => {
+    console.error(e);
+    process.exitCode = 1;
+  })
+  .finally(() => cleanupAll());
