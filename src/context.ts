@@ -13,6 +13,7 @@ import { SharedSecretRegistration } from './services/shared-secret.js';
 import { UserInteractiveAuth } from './services/uia.js';
 import { openStorage, type Storage } from './storage/database.js';
 import { migrate } from './storage/migrations/index.js';
+import { ReadCache } from './storage/read-cache.js';
 
 export interface Services {
   auth: AuthService;
@@ -58,16 +59,16 @@ function loadSigningKey(config: Config, text: string | undefined): SigningKey {
 export async function createContext(config: Config, opts: ContextOptions = {}): Promise<Context> {
   const log = opts.log ?? pino({ level: process.env.AXON_LOG_LEVEL ?? 'info' });
   const signingKey = loadSigningKey(config, opts.signingKeyText);
-  const storage = opts.storage ?? openStorage(config.database);
+  const storage = opts.storage ?? (await openStorage(config.database));
   await migrate(storage.db, storage.dialect);
 
   const db = storage.db;
   const passwords = new Passwords(config.bcryptRounds, config.password);
   const accounts = new AccountsService(db, config, passwords);
   const services: Services = {
-    auth: new AuthService(db, { accountValidity: config.accountValidity.enabled }),
+    auth: new AuthService(db, { accountValidity: config.accountValidity.enabled, cache: new ReadCache(storage) }),
     accounts,
-    adminUsers: new AdminUsersService(db, config, accounts),
+    adminUsers: new AdminUsersService(db, config, accounts, new ReadCache(storage)),
     sharedSecret: new SharedSecretRegistration(config.registrationSharedSecret, accounts),
     logins: new LoginService(db, accounts),
     uia: new UserInteractiveAuth(accounts),

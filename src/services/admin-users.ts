@@ -2,7 +2,7 @@ import type { Config } from '../config/schema.js';
 import { MatrixError, badJson, badRequest, invalidParam, missingParam, notFound } from '../errors.js';
 import { parseUserId } from '../matrix/ids.js';
 import { withTransaction, type Db } from '../storage/database.js';
-import * as devices from '../storage/stores/devices.js';
+import type { ReadCache } from '../storage/read-cache.js';
 import * as identities from '../storage/stores/identities.js';
 import * as profiles from '../storage/stores/profiles.js';
 import * as users from '../storage/stores/users.js';
@@ -42,19 +42,35 @@ export class AdminUsersService {
     private readonly db: Db,
     private readonly config: Config,
     private readonly accounts: AccountsService,
+    /** Exact cache of the single-user view (see ReadCache); only used outside transactions. */
+    private readonly cache?: ReadCache<UserDetails>,
   ) {}
 
   async details(userId: string, db: Db = this.db): Promise<UserDetails | undefined> {
-    const user = await users.getUser(db, userId);
-    if (!user) return undefined;
-    const [profile, threepids, externalIds, erased, lastSeenTs] = await Promise.all([
-      profiles.getProfile(db, userId),
-      identities.listThreepids(db, userId),
-      identities.listExternalIds(db, userId),
-      users.isErased(db, userId),
-      devices.lastSeen(db, userId),
-    ]);
-    return { user, profile, threepids, externalIds, erased, lastSeenTs };
+    if (db !== this.db || !this.cache) return this.read(userId, db);
+    const stamp = this.cache.begin();
+    const hit = this.cache.get(stamp, userId);
+    if (hit) return hit;
+    const d = await this.read(userId, db);
+    if (d) this.cache.set(stamp, userId, d);
+    return d;
+  }
+
+  private async read(userId: string, db: Db): Promise<UserDetails | undefined> {
+    const view = await users.getUserView(db, userId);
+    if (!view) return undefined;
+    const [threepids, externalIds] = await Promise.all([identities.listThreepids(db, userId), identities.listExternalIds(db, userId)]);
+    const { displayname, avatar_url, erased, device_last_seen, ip_last_seen, ...user } = view;
+    // Newest device activity, else the newest client-IP sighting (as Synapse's list does).
+    const lastSeenTs = device_last_seen ?? ip_last_seen;
+    return {
+      user,
+      profile: { user_id: '', full_user_id: userId, displayname, avatar_url },
+      threepids,
+      externalIds,
+      erased: erased !== null,
+      lastSeenTs: lastSeenTs === null ? null : Number(lastSeenTs),
+    };
   }
 
   /** GET /_synapse/admin/v2/users/<user_id>. */

@@ -1,6 +1,7 @@
 import { MatrixError } from '../errors.js';
 import type { Db } from '../storage/database.js';
-import { lookupToken } from '../storage/stores/tokens.js';
+import type { ReadCache } from '../storage/read-cache.js';
+import { lookupToken, type TokenLookup } from '../storage/stores/tokens.js';
 
 /** The authenticated caller of a request. */
 export interface Requester {
@@ -39,12 +40,23 @@ export function extractToken(authorization: string | string[] | undefined, query
 export class AuthService {
   constructor(
     private readonly db: Db,
-    private readonly opts: { accountValidity?: boolean } = {},
+    private readonly opts: { accountValidity?: boolean; cache?: ReadCache<TokenLookup> } = {},
   ) {}
+
+  /** The token's row, from the exact read cache when the database has not changed since. */
+  private async lookup(token: string): Promise<TokenLookup | undefined> {
+    const cache = this.opts.cache;
+    const stamp = cache?.begin() ?? null;
+    const hit = cache?.get(stamp, token);
+    if (hit) return hit;
+    const row = await lookupToken(this.db, token, { withExpiry: this.opts.accountValidity });
+    if (row) cache?.set(stamp, token, row);
+    return row;
+  }
 
   /** Validates a token and the account behind it, in Synapse's order of checks. */
   async authenticate(token: string, opts: { allowGuest?: boolean; allowExpired?: boolean } = {}): Promise<Requester> {
-    const row = await lookupToken(this.db, token, { withExpiry: this.opts.accountValidity });
+    const row = await this.lookup(token);
     if (!row || row.deactivated) {
       throw new MatrixError(401, 'M_UNKNOWN_TOKEN', 'Invalid access token passed.', { soft_logout: false });
     }

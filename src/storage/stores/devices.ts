@@ -38,13 +38,3 @@ export async function deviceIdsOf(db: Db, userId: string): Promise<string[]> {
   const rows = await db.selectFrom('devices').select('device_id').where('user_id', '=', userId).execute();
   return rows.map((r) => r.device_id);
 }
-
-/** Newest `last_seen` over a user's devices, in ms, or null. */
-export async function lastSeen(db: Db, userId: string): Promise<number | null> {
-  const row = await db
-    .selectFrom('devices')
-    .select((eb) => eb.fn.max('last_seen').as('ts'))
-    .where('user_id', '=', userId)
-    .executeTakeFirst();
-  return row?.ts == null ? null : Number(row.ts);
-}

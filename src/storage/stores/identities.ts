@@ -1,5 +1,6 @@
 import type { Selectable } from 'kysely';
 import type { Db } from '../database.js';
+import { prepared } from '../prepared.js';
 import type { UserExternalIdsTable, UserThreepidsTable } from '../schema/tables.js';
 
 /** Third-party identifiers (e-mail, phone) and SSO external IDs bound to local users. */
@@ -7,8 +8,12 @@ import type { UserExternalIdsTable, UserThreepidsTable } from '../schema/tables.
 export type ThreepidRow = Selectable<UserThreepidsTable>;
 export type ExternalIdRow = Selectable<UserExternalIdsTable>;
 
+const threepidsOf = prepared((db: Db, userId: string) =>
+  db.selectFrom('user_threepids').selectAll().where('user_id', '=', userId).orderBy('medium').orderBy('address'),
+);
+
 export async function listThreepids(db: Db, userId: string): Promise<ThreepidRow[]> {
-  return db.selectFrom('user_threepids').selectAll().where('user_id', '=', userId).orderBy('medium').orderBy('address').execute();
+  return threepidsOf(db, userId) as Promise<ThreepidRow[]>;
 }
 
 export async function addThreepid(db: Db, userId: string, medium: string, address: string, now: number): Promise<void> {
@@ -32,8 +37,12 @@ export async function findUserByThreepid(db: Db, medium: string, address: string
   return row?.user_id;
 }
 
+const externalIdsOf = prepared((db: Db, userId: string) =>
+  db.selectFrom('user_external_ids').selectAll().where('user_id', '=', userId).orderBy('auth_provider').orderBy('external_id'),
+);
+
 export async function listExternalIds(db: Db, userId: string): Promise<ExternalIdRow[]> {
-  return db.selectFrom('user_external_ids').selectAll().where('user_id', '=', userId).orderBy('auth_provider').orderBy('external_id').execute();
+  return externalIdsOf(db, userId) as Promise<ExternalIdRow[]>;
 }
 
 export async function findUserByExternalId(db: Db, authProvider: string, externalId: string): Promise<string | undefined> {

@@ -1,4 +1,5 @@
 import type { Db } from '../database.js';
+import { prepared } from '../prepared.js';
 
 /** What authentication needs from a token, joined to the (effective) user in one query. */
 export interface TokenLookup {
@@ -16,34 +17,27 @@ export interface TokenLookup {
   expiration_ts_ms?: number | null;
 }
 
+const tokenQuery = (db: Db, token: string) =>
+  db
+    .selectFrom('access_tokens as t')
+    .innerJoin('users as u', (j) => j.onRef('u.name', '=', (eb) => eb.fn.coalesce('t.puppets_user_id', 't.user_id') as never))
+    .select(['t.id as token_id', 't.user_id', 't.device_id', 't.valid_until_ms', 't.puppets_user_id', 'u.admin', 'u.is_guest', 'u.deactivated', 'u.locked', 'u.shadow_banned'])
+    .where('t.token', '=', token);
+
+// Prepared once: this runs on every authenticated request.
+const byToken = prepared((db: Db, token: string) => tokenQuery(db, token));
+// With account validity on, the expiry comes in through a join: still one query.
+const byTokenWithExpiry = prepared((db: Db, token: string) =>
+  tokenQuery(db, token).leftJoin('account_validity as av', 'av.user_id', 'u.name').select('av.expiration_ts_ms'),
+);
+
 /**
  * Looks a token up together with the effective user's flags (for a puppet token, the puppeted
  * user's). Read fresh on every request so operators' SQL edits of users take effect at once.
  */
 export async function lookupToken(db: Db, token: string, opts: { withExpiry?: boolean } = {}): Promise<TokenLookup | undefined> {
-  const q = db
-    .selectFrom('access_tokens as t')
-    .innerJoin('users as u', (j) =>
-      j.onRef('u.name', '=', (eb) => eb.fn.coalesce('t.puppets_user_id', 't.user_id') as never),
-    )
-    .select([
-      't.id as token_id',
-      't.user_id',
-      't.device_id',
-      't.valid_until_ms',
-      't.puppets_user_id',
-      'u.admin',
-      'u.is_guest',
-      'u.deactivated',
-      'u.locked',
-      'u.shadow_banned',
-    ])
-    .where('t.token', '=', token);
-  // Still one query with account validity on: the expiry comes in through a join.
-  const withExpiry = opts.withExpiry
-    ? q.leftJoin('account_validity as av', 'av.user_id', 'u.name').select('av.expiration_ts_ms')
-    : q;
-  return withExpiry.executeTakeFirst() as Promise<TokenLookup | undefined>;
+  const rows = await (opts.withExpiry ? byTokenWithExpiry : byToken)(db, token);
+  return rows[0] as TokenLookup | undefined;
 }
 
 export async function insertToken(

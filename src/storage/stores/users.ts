@@ -1,4 +1,5 @@
 import type { Db } from '../database.js';
+import { prepared } from '../prepared.js';
 import type { UsersTable } from '../schema/tables.js';
 import type { Selectable } from 'kysely';
 
@@ -85,4 +86,32 @@ export async function markErased(db: Db, name: string): Promise<void> {
 
 export async function unmarkErased(db: Db, name: string): Promise<void> {
   await db.deleteFrom('erased_users').where('user_id', '=', name).execute();
+}
+
+/** A user's row with what the admin view joins to it: profile, erasure and last activity. */
+export interface UserViewRow extends UserRow {
+  displayname: string | null;
+  avatar_url: string | null;
+  erased: number | null;
+  device_last_seen: number | null;
+  ip_last_seen: number | null;
+}
+
+// One prepared query for the single-user admin view (GET /_synapse/admin/v2/users/<id>).
+const userView = prepared((db: Db, name: string) =>
+  db
+    .selectFrom('users as u')
+    .leftJoin('profiles as p', 'p.full_user_id', 'u.name')
+    .selectAll('u')
+    .select(['p.displayname', 'p.avatar_url'])
+    .select((eb) => [
+      eb.selectFrom('erased_users as e').select(eb.lit(1).as('one')).whereRef('e.user_id', '=', 'u.name').as('erased'),
+      eb.selectFrom('devices as d').select((e) => e.fn.max('d.last_seen').as('m')).whereRef('d.user_id', '=', 'u.name').as('device_last_seen'),
+      eb.selectFrom('user_ips as i').select((e) => e.fn.max('i.last_seen').as('m')).whereRef('i.user_id', '=', 'u.name').as('ip_last_seen'),
+    ])
+    .where('u.name', '=', name),
+);
+
+export async function getUserView(db: Db, name: string): Promise<UserViewRow | undefined> {
+  return (await userView(db, name))[0] as UserViewRow | undefined;
 }
