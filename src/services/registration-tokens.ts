@@ -70,8 +70,9 @@ export class RegistrationTokensService {
         return { token: generated, uses_allowed: usesAllowed, pending: 0, completed: 0, expiry_time: expiryTime };
       }
     }
-    // Synapse's answer once a short length has run out of fresh tokens.
-    throw new MatrixError(500, 'M_UNKNOWN', 'Unable to generate a unique registration token. Try again with a greater length');
+    // Synapse's text once a short length has run out of fresh tokens; a 400, not its 500: the
+    // requested length is what cannot be served.
+    throw new MatrixError(400, 'M_UNKNOWN', 'Unable to generate a unique registration token. Try again with a greater length');
   }
 
   /** PUT /registration_tokens/<token>: omitted fields stay, null means unlimited / never. */

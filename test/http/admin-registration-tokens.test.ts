@@ -91,6 +91,14 @@ describe('Admin API: registration tokens', () => {
       expect(res.body).toEqual({ token: 'zero-uses', uses_allowed: 0, pending: 0, completed: 0, expiry_time: null });
     });
 
+    it('400 (not a 500) when every token of the requested length is taken', async () => {
+      const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~-';
+      await Promise.all([...alphabet].map((c) => create({ token: c })));
+      const res = await create({ length: 1 });
+      expect(res.status).toBe(400);
+      expect(res.body).toEqual({ errcode: 'M_UNKNOWN', error: 'Unable to generate a unique registration token. Try again with a greater length' });
+    });
+
     it('400 for a token that already exists', async () => {
       expect((await create({ token: 'dup' })).status).toBe(200);
       const res = await create({ token: 'dup', uses_allowed: 5 });
