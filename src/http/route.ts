@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
+import { parseUserId } from '../matrix/ids.js';
 import type { Requester } from '../services/auth.js';
 
 /**
@@ -38,6 +39,9 @@ export function requesterOf(req: FastifyRequest): Requester {
   if (!req.requester) throw new Error('route has no authenticated requester: declare auth: user or admin');
   return req.requester;
 }
+
+/** The `:userId` path parameter as a parsed full user ID (400 M_INVALID_PARAM when malformed). */
+export const userIdParam = (req: { params: unknown }): string => parseUserId((req.params as { userId: string }).userId).full;
 
 /** `/_matrix/client/{v3,r0}<path>`: the stable prefix and the r0 alias that older tools still call. */
 export const clientPaths = (path: string) => [`/_matrix/client/v3${path}`, `/_matrix/client/r0${path}`];

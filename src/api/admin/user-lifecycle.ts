@@ -1,10 +1,7 @@
 import type { Context } from '../../context.js';
 import { jsonObject } from '../../http/body.js';
-import { requesterOf, type RouteDef } from '../../http/route.js';
-import { parseUserId } from '../../matrix/ids.js';
+import { requesterOf, type RouteDef, userIdParam } from '../../http/route.js';
 import { UserLifecycleService } from '../../services/user-lifecycle.js';
-
-const userParam = (req: { params: unknown }) => parseUserId((req.params as { userId: string }).userId).full;
 
 export const userLifecycleRoutes = (ctx: Context): RouteDef[] => {
   const svc = new UserLifecycleService(ctx.storage.db, ctx.services.accounts);
@@ -15,7 +12,7 @@ export const userLifecycleRoutes = (ctx: Context): RouteDef[] => {
       path: '/_synapse/admin/v1/deactivate/:userId',
       auth: 'admin',
       handler: async (req) => {
-        await svc.deactivate(userParam(req), () => jsonObject(req, { optional: true }));
+        await svc.deactivate(userIdParam(req), () => jsonObject(req, { optional: true }));
         // Axon talks to no identity server, so there is never a failed unbind to report.
         return { id_server_unbind_result: 'success' };
       },
@@ -26,7 +23,7 @@ export const userLifecycleRoutes = (ctx: Context): RouteDef[] => {
       path: '/_synapse/admin/v1/reset_password/:userId',
       auth: 'admin',
       handler: async (req) => {
-        const userId = userParam(req);
+        const userId = userIdParam(req);
         await svc.resetPassword(requesterOf(req), userId, jsonObject(req));
         return {};
       },
@@ -37,7 +34,7 @@ export const userLifecycleRoutes = (ctx: Context): RouteDef[] => {
       path: '/_synapse/admin/v1/suspend/:userId',
       auth: 'admin',
       handler: async (req) => {
-        const userId = userParam(req);
+        const userId = userIdParam(req);
         const suspended = await svc.suspend(userId, () => jsonObject(req));
         // The key embeds the MXID, e.g. {"user_@bob:example.org_suspended": true}.
         return { [`user_${userId}_suspended`]: suspended };

@@ -1,13 +1,11 @@
 import type { Context } from '../../context.js';
 import { jsonObject } from '../../http/body.js';
-import { requesterOf, type RouteDef } from '../../http/route.js';
-import { parseUserId } from '../../matrix/ids.js';
+import { requesterOf, type RouteDef, userIdParam } from '../../http/route.js';
 import { AdminSessionsService } from '../../services/admin-sessions.js';
 import { adminDeviceJson, whoisJson } from './mappers/sessions.js';
 
 type Params = { userId: string; deviceId: string };
 const params = (req: { params: unknown }) => req.params as Params;
-const userParam = (req: { params: unknown }) => parseUserId(params(req).userId).full;
 
 /** The spec'd client-API aliases of whois: `/_matrix/client/{api/v1,r0,v3,unstable}/admin/whois/…`. */
 const WHOIS_PATHS = [
@@ -25,7 +23,7 @@ export const userSessionRoutes = (ctx: Context): RouteDef[] => {
       path: WHOIS_PATHS,
       auth: 'user',
       handler: async (req) => {
-        const userId = userParam(req);
+        const userId = userIdParam(req);
         return whoisJson(userId, await svc.whois(requesterOf(req), userId));
       },
     },
@@ -35,7 +33,7 @@ export const userSessionRoutes = (ctx: Context): RouteDef[] => {
       path: '/_synapse/admin/v1/users/:userId/login',
       auth: 'admin',
       handler: async (req) => {
-        const userId = userParam(req);
+        const userId = userIdParam(req);
         return { access_token: await svc.loginAs(requesterOf(req), userId, () => jsonObject(req, { optional: true })) };
       },
     },
@@ -45,7 +43,7 @@ export const userSessionRoutes = (ctx: Context): RouteDef[] => {
       path: '/_synapse/admin/v2/users/:userId/devices',
       auth: 'admin',
       handler: async (req) => {
-        const devices = (await svc.listDevices(userParam(req))).map(adminDeviceJson);
+        const devices = (await svc.listDevices(userIdParam(req))).map(adminDeviceJson);
         return { devices, total: devices.length };
       },
     },
@@ -55,7 +53,7 @@ export const userSessionRoutes = (ctx: Context): RouteDef[] => {
       path: '/_synapse/admin/v2/users/:userId/devices',
       auth: 'admin',
       handler: async (req, reply) => {
-        await svc.createDevice(userParam(req), () => jsonObject(req));
+        await svc.createDevice(userIdParam(req), () => jsonObject(req));
         reply.code(201);
         return {};
       },
@@ -66,7 +64,7 @@ export const userSessionRoutes = (ctx: Context): RouteDef[] => {
       path: '/_synapse/admin/v2/users/:userId/delete_devices',
       auth: 'admin',
       handler: async (req) => {
-        await svc.deleteDevices(userParam(req), () => jsonObject(req));
+        await svc.deleteDevices(userIdParam(req), () => jsonObject(req));
         return {};
       },
     },
@@ -75,7 +73,7 @@ export const userSessionRoutes = (ctx: Context): RouteDef[] => {
       method: 'GET',
       path: '/_synapse/admin/v2/users/:userId/devices/:deviceId',
       auth: 'admin',
-      handler: async (req) => adminDeviceJson(await svc.getDevice(userParam(req), params(req).deviceId)),
+      handler: async (req) => adminDeviceJson(await svc.getDevice(userIdParam(req), params(req).deviceId)),
     },
     // PUT /_synapse/admin/v2/users/<user_id>/devices/<device_id>: body may be empty (catalogue §3.15)
     {
@@ -83,7 +81,7 @@ export const userSessionRoutes = (ctx: Context): RouteDef[] => {
       path: '/_synapse/admin/v2/users/:userId/devices/:deviceId',
       auth: 'admin',
       handler: async (req) => {
-        await svc.renameDevice(userParam(req), params(req).deviceId, () => jsonObject(req, { optional: true }));
+        await svc.renameDevice(userIdParam(req), params(req).deviceId, () => jsonObject(req, { optional: true }));
         return {};
       },
     },
@@ -93,7 +91,7 @@ export const userSessionRoutes = (ctx: Context): RouteDef[] => {
       path: '/_synapse/admin/v2/users/:userId/devices/:deviceId',
       auth: 'admin',
       handler: async (req) => {
-        await svc.deleteDevice(userParam(req), params(req).deviceId);
+        await svc.deleteDevice(userIdParam(req), params(req).deviceId);
         return {};
       },
     },

@@ -1,10 +1,7 @@
 import type { Context } from '../../context.js';
 import { jsonObject } from '../../http/body.js';
-import { requesterOf, type RouteDef } from '../../http/route.js';
-import { parseUserId } from '../../matrix/ids.js';
+import { requesterOf, type RouteDef, userIdParam } from '../../http/route.js';
 import { userDetailsJson } from './mappers/user.js';
-
-const userParam = (req: { params: unknown }) => parseUserId((req.params as { userId: string }).userId).full;
 
 export const adminUserRoutes = (ctx: Context): RouteDef[] => {
   const svc = ctx.services.adminUsers;
@@ -14,7 +11,7 @@ export const adminUserRoutes = (ctx: Context): RouteDef[] => {
       method: 'GET',
       path: '/_synapse/admin/v2/users/:userId',
       auth: 'admin',
-      handler: async (req) => userDetailsJson(await svc.get(userParam(req))),
+      handler: async (req) => userDetailsJson(await svc.get(userIdParam(req))),
     },
     // PUT /_synapse/admin/v2/users/<user_id>: 201 on create, 200 on modify (catalogue §3.3)
     {
@@ -22,7 +19,7 @@ export const adminUserRoutes = (ctx: Context): RouteDef[] => {
       path: '/_synapse/admin/v2/users/:userId',
       auth: 'admin',
       handler: async (req, reply) => {
-        const userId = userParam(req);
+        const userId = userIdParam(req);
         const { created, details } = await svc.upsert(requesterOf(req), userId, jsonObject(req));
         reply.code(created ? 201 : 200);
         return userDetailsJson(details);
@@ -33,14 +30,14 @@ export const adminUserRoutes = (ctx: Context): RouteDef[] => {
       method: 'GET',
       path: '/_synapse/admin/v1/users/:userId/admin',
       auth: 'admin',
-      handler: async (req) => ({ admin: await svc.isAdmin(userParam(req)) }),
+      handler: async (req) => ({ admin: await svc.isAdmin(userIdParam(req)) }),
     },
     {
       method: 'PUT',
       path: '/_synapse/admin/v1/users/:userId/admin',
       auth: 'admin',
       handler: async (req) => {
-        const userId = userParam(req);
+        const userId = userIdParam(req);
         await svc.setAdmin(requesterOf(req), userId, jsonObject(req));
         return {};
       },

@@ -1,19 +1,8 @@
 import type { Context } from '../../context.js';
 import { jsonObject } from '../../http/body.js';
 import { clientPaths, requesterOf, type RouteDef } from '../../http/route.js';
-import { PushersService, type Pusher } from '../../services/pushers.js';
-
-/** A pusher as the client API shows it: without `enabled` and `device_id` (MSC3881 is off). */
-const pusherJson = (p: Pusher) => ({
-  app_display_name: p.appDisplayName,
-  app_id: p.appId,
-  data: p.data,
-  device_display_name: p.deviceDisplayName,
-  kind: p.kind,
-  lang: p.lang,
-  profile_tag: p.profileTag,
-  pushkey: p.pushkey,
-});
+import { PushersService } from '../../services/pushers.js';
+import { pusherJson } from '../mappers/pushers.js';
 
 // GET /_matrix/client/v3/pushers, POST /_matrix/client/v3/pushers/set (spec "Push Notifications").
 export const pusherRoutes = (ctx: Context): RouteDef[] => {
