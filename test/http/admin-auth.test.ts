@@ -124,6 +124,15 @@ describe('Admin API authentication', () => {
     expect(v3.status).toBe(405);
   });
 
+  it('413 M_TOO_LARGE for a body over the limit, as Matrix JSON', async () => {
+    const big = JSON.stringify({ displayname: 'x'.repeat(2 * 1024 * 1024) });
+    const res = await s.request('PUT', '/_synapse/admin/v2/users/@big:localhost', { token: admin.accessToken, rawBody: big });
+    expect(res.status).toBe(413);
+    expect(res.body.errcode).toBe('M_TOO_LARGE');
+    expect(typeof res.body.error).toBe('string');
+    expect((await s.request('GET', '/_synapse/admin/v2/users/@big:localhost', { token: admin.accessToken })).status).toBe(404);
+  });
+
   it('HEAD is routed like GET', async () => {
     const res = await s.request('HEAD', '/_synapse/admin/v1/server_version');
     expect(res.status).toBe(200);
