@@ -57,10 +57,10 @@ export class AdminUsersService {
   }
 
   private async read(userId: string, db: Db): Promise<UserDetails | undefined> {
+    // One query: the user, profile, activity, 3PIDs and external IDs together.
     const view = await users.getUserView(db, userId);
     if (!view) return undefined;
-    const [threepids, externalIds] = await Promise.all([identities.listThreepids(db, userId), identities.listExternalIds(db, userId)]);
-    const { displayname, avatar_url, erased, device_last_seen, ip_last_seen, ...user } = view;
+    const { displayname, avatar_url, erased, device_last_seen, ip_last_seen, threepids, external_ids: externalIds, ...user } = view;
     // Newest device activity, else the newest client-IP sighting (as Synapse's list does).
     const lastSeenTs = device_last_seen ?? ip_last_seen;
     return {

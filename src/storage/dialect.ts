@@ -1,4 +1,4 @@
-import { PostgresAdapter, sql, type ColumnDefinitionBuilder, type CreateTableBuilder, type Kysely, type RawBuilder } from 'kysely';
+import { PostgresAdapter, sql, type ColumnDefinitionBuilder, type CreateTableBuilder, type Expression, type Kysely, type RawBuilder } from 'kysely';
 
 /**
  * The only place that knows how SQLite and PostgreSQL differ in the SQL we write. Everything
@@ -66,4 +66,52 @@ export function userSearchSubquery(dialect: DialectName, field: 'name' | 'user_i
   const phrase = `"${term.replace(/"/g, '""')}"`;
   const match = field === 'name' ? `{localpart displayname} : ${phrase}` : `name : ${phrase}`;
   return sql`(SELECT s.name FROM user_search s WHERE s.id IN (SELECT rowid FROM user_search_fts WHERE user_search_fts MATCH ${match}) AND ${exact})`;
+}
+
+/**
+ * A JSON object `{key: expr, …}` built by the database (PostgreSQL json_build_object, SQLite
+ * json_object). A row read as one JSON value costs the driver far less than one column per field
+ * (pg parses a row description and builds a parser per column on every query). Keys are our own
+ * identifiers, inlined as literals. Read the value with `fromJson`.
+ */
+export function jsonObject(dialect: DialectName, fields: Record<string, Expression<unknown>>): RawBuilder<unknown> {
+  const pairs = sql.join(Object.entries(fields).map(([k, v]) => sql`${sql.lit(k)}, ${v}`));
+  return dialect === 'postgres' ? sql`json_build_object(${pairs})` : sql`json_object(${pairs})`;
+}
+
+/**
+ * An aggregate collecting rows into one JSON array of objects `{key: expr, …}`, in `orderBy`
+ * order, so a row's children come back with it. PostgreSQL: json_agg(json_build_object(…) ORDER
+ * BY …), NULL over no rows; SQLite (ORDER BY inside an aggregate needs 3.44+):
+ * json_group_array(json_object(…) ORDER BY …), '[]' over no rows. Read it with `jsonRows`.
+ */
+export function jsonArrayAgg(
+  dialect: DialectName,
+  fields: Record<string, Expression<unknown>>,
+  orderBy: Expression<unknown>[],
+): RawBuilder<unknown> {
+  const order = sql.join(orderBy);
+  return dialect === 'postgres'
+    ? sql`json_agg(${jsonObject(dialect, fields)} ORDER BY ${order})`
+    : sql`json_group_array(${jsonObject(dialect, fields)} ORDER BY ${order})`;
+}
+
+/**
+ * A scalar subquery whose value is JSON, for use as a field of `jsonObject`. SQLite embeds a
+ * value as JSON only while it carries the JSON subtype, which a subquery need not keep: json()
+ * restores it (and passes NULL through).
+ */
+export function jsonSubquery(dialect: DialectName, query: Expression<unknown>): RawBuilder<unknown> {
+  // Kysely parenthesises a subquery it interpolates.
+  return dialect === 'postgres' ? sql`${query}` : sql`json(${query})`;
+}
+
+/** A JSON value as either driver returns it: parsed already (pg's json type) or as text (SQLite). */
+export function fromJson<T>(value: unknown): T {
+  return (typeof value === 'string' ? JSON.parse(value) : value) as T;
+}
+
+/** The rows of a `jsonArrayAgg` value (NULL, i.e. no rows, as an empty list). */
+export function jsonRows<T>(value: unknown): T[] {
+  return value === null || value === undefined ? [] : fromJson<T[]>(value);
 }

@@ -37,14 +37,6 @@ export async function findUserByThreepid(db: Db, medium: string, address: string
   return row?.user_id;
 }
 
-const externalIdsOf = prepared((db: Db, userId: string) =>
-  db.selectFrom('user_external_ids').selectAll().where('user_id', '=', userId).orderBy('auth_provider').orderBy('external_id'),
-);
-
-export async function listExternalIds(db: Db, userId: string): Promise<ExternalIdRow[]> {
-  return externalIdsOf(db, userId) as Promise<ExternalIdRow[]>;
-}
-
 export async function findUserByExternalId(db: Db, authProvider: string, externalId: string): Promise<string | undefined> {
   const row = await db
     .selectFrom('user_external_ids')

@@ -1,7 +1,9 @@
 import type { Db } from '../database.js';
+import { dialectOf, fromJson, jsonArrayAgg, jsonObject, jsonRows, jsonSubquery } from '../dialect.js';
 import { prepared } from '../prepared.js';
 import type { UsersTable } from '../schema/tables.js';
 import type { Selectable } from 'kysely';
+import type { ExternalIdRow, ThreepidRow } from './identities.js';
 
 export type UserRow = Selectable<UsersTable>;
 
@@ -88,30 +90,76 @@ export async function unmarkErased(db: Db, name: string): Promise<void> {
   await db.deleteFrom('erased_users').where('user_id', '=', name).execute();
 }
 
-/** A user's row with what the admin view joins to it: profile, erasure and last activity. */
+/** A user's row with what the admin view joins to it: profile, erasure, last activity, 3PIDs, external IDs. */
 export interface UserViewRow extends UserRow {
   displayname: string | null;
   avatar_url: string | null;
   erased: number | null;
   device_last_seen: number | null;
   ip_last_seen: number | null;
+  threepids: ThreepidRow[];
+  external_ids: ExternalIdRow[];
 }
 
-// One prepared query for the single-user admin view (GET /_synapse/admin/v2/users/<id>).
-const userView = prepared((db: Db, name: string) =>
-  db
+/** Every column of `users`, checked by the compiler against the table, so the view misses none. */
+const USER_COLUMNS = Object.keys({
+  name: 1, password_hash: 1, creation_ts: 1, admin: 1, upgrade_ts: 1, is_guest: 1, appservice_id: 1, consent_version: 1,
+  consent_server_notice_sent: 1, user_type: 1, deactivated: 1, shadow_banned: 1, consent_ts: 1, approved: 1, locked: 1, suspended: 1,
+} satisfies Record<keyof UsersTable, 1>) as Array<keyof UsersTable>;
+
+/**
+ * The single-user admin view (GET /_synapse/admin/v2/users/<id>) as one prepared query returning
+ * one JSON value: the user's row, profile, erasure, last activity, 3PIDs and external IDs. One
+ * round trip, and one column for the driver to decode instead of two dozen.
+ */
+const userView = prepared((db: Db, name: string) => {
+  const dialect = dialectOf(db);
+  return db
     .selectFrom('users as u')
     .leftJoin('profiles as p', 'p.full_user_id', 'u.name')
-    .selectAll('u')
-    .select(['p.displayname', 'p.avatar_url'])
-    .select((eb) => [
-      eb.selectFrom('erased_users as e').select(eb.lit(1).as('one')).whereRef('e.user_id', '=', 'u.name').as('erased'),
-      eb.selectFrom('devices as d').select((e) => e.fn.max('d.last_seen').as('m')).whereRef('d.user_id', '=', 'u.name').as('device_last_seen'),
-      eb.selectFrom('user_ips as i').select((e) => e.fn.max('i.last_seen').as('m')).whereRef('i.user_id', '=', 'u.name').as('ip_last_seen'),
-    ])
-    .where('u.name', '=', name),
-);
+    .select((eb) =>
+      jsonObject(dialect, {
+        ...Object.fromEntries(USER_COLUMNS.map((c) => [c, eb.ref(`u.${c}`)])),
+        displayname: eb.ref('p.displayname'),
+        avatar_url: eb.ref('p.avatar_url'),
+        erased: eb.selectFrom('erased_users as e').select(eb.lit(1).as('one')).whereRef('e.user_id', '=', 'u.name'),
+        device_last_seen: eb.selectFrom('devices as d').select((e) => e.fn.max('d.last_seen').as('m')).whereRef('d.user_id', '=', 'u.name'),
+        ip_last_seen: eb.selectFrom('user_ips as i').select((e) => e.fn.max('i.last_seen').as('m')).whereRef('i.user_id', '=', 'u.name'),
+        threepids: jsonSubquery(
+          dialect,
+          eb
+            .selectFrom('user_threepids as t')
+            .select((e) =>
+              jsonArrayAgg(
+                dialect,
+                { medium: e.ref('t.medium'), address: e.ref('t.address'), validated_at: e.ref('t.validated_at'), added_at: e.ref('t.added_at') },
+                [e.ref('t.medium'), e.ref('t.address')],
+              ).as('j'),
+            )
+            .whereRef('t.user_id', '=', 'u.name'),
+        ),
+        external_ids: jsonSubquery(
+          dialect,
+          eb
+            .selectFrom('user_external_ids as x')
+            .select((e) =>
+              jsonArrayAgg(dialect, { auth_provider: e.ref('x.auth_provider'), external_id: e.ref('x.external_id') }, [
+                e.ref('x.auth_provider'),
+                e.ref('x.external_id'),
+              ]).as('j'),
+            )
+            .whereRef('x.user_id', '=', 'u.name'),
+        ),
+      }).as('v'),
+    )
+    .where('u.name', '=', name);
+});
 
 export async function getUserView(db: Db, name: string): Promise<UserViewRow | undefined> {
-  return (await userView(db, name))[0] as UserViewRow | undefined;
+  const row = (await userView(db, name))[0];
+  if (row === undefined) return undefined;
+  const view = fromJson<Omit<UserViewRow, 'threepids' | 'external_ids'> & { threepids: unknown; external_ids: unknown }>(row.v);
+  const threepids = jsonRows<Omit<ThreepidRow, 'user_id'>>(view.threepids).map((t) => ({ user_id: name, ...t }));
+  const externalIds = jsonRows<Omit<ExternalIdRow, 'user_id'>>(view.external_ids).map((x) => ({ user_id: name, ...x }));
+  return { ...view, threepids, external_ids: externalIds };
 }
