@@ -219,9 +219,9 @@ function generateMissingFiles(configFiles: string[], config?: Config): void {
   }
 }
 
-/** Where this checkout's `register_new_matrix_user` lives (dist/src/main.js or src/main.ts). */
+/** Where this checkout's `register_new_matrix_user` lives (from dist/axon.mjs, src/main.ts or dist/src/main.js). */
 function registerCommand(): string {
-  for (const rel of ['../../bin/register_new_matrix_user', '../bin/register_new_matrix_user']) {
+  for (const rel of ['../bin/register_new_matrix_user', '../../bin/register_new_matrix_user']) {
     const p = fileURLToPath(new URL(rel, import.meta.url));
     if (existsSync(p)) return p;
   }

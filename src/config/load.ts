@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { Value } from '@sinclair/typebox/value';
+import { firstError } from './check.js';
 import { ConfigSchema, type Config, type RateLimitSetting, type RawConfig } from './schema.js';
 import { parseYaml11 } from './yaml.js';
 
@@ -71,7 +71,7 @@ const rate = (r: RateLimitSetting | undefined, perSecond: number, burst: number)
  * e.g. "Invalid config: 'listeners/0/port': Expected integer".
  */
 export function normalizeConfig(input: Record<string, unknown>, configPaths: string[] = []): Config {
-  const first = Value.Errors(ConfigSchema, input).First();
+  const first = firstError(ConfigSchema, input);
   if (first) {
     const key = first.path.replace(/^\//, '') || '(top level)';
     throw new ConfigError(`Invalid config: '${key}': ${first.message}`);
