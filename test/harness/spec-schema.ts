@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
@@ -10,7 +10,10 @@ import { parse } from 'yaml';
  * returns the schema violations of a response body ([] when it conforms).
  */
 
-export const SPEC_DIR = process.env.AXON_MATRIX_SPEC ?? resolve(dirname(fileURLToPath(import.meta.url)), '../../../shared/matrix-spec');
+// The workplace's copy of the Matrix spec data sits beside the checkout (../shared/matrix-spec).
+const BESIDE_CHECKOUT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../shared/matrix-spec');
+export const SPEC_DIR =
+  process.env.AXON_MATRIX_SPEC ?? (existsSync(BESIDE_CHECKOUT) ? BESIDE_CHECKOUT : '/work/shared/matrix-spec');
 
 export type SpecApi = 'client-server' | 'server-server';
 
