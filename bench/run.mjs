@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { loadDataset } from './lib/dataset.mjs';
 import { httpJson, loadSettings, measure } from './lib/load.mjs';
 import { Report } from './lib/report.mjs';
-import { cleanupAll, freshDatabase, pgReachable, registerUser, ROOT, SERVER_NAME, startAxon, startBare, useAxonScript } from './lib/servers.mjs';
+import { cleanupAll, freshDatabase, pgReachable, registerUser, ROOT, SERVER_NAME, startAxon, startBare } from './lib/servers.mjs';
 
 const SECTIONS = ['lookup', 'list', 'bcrypt'];
 const ENGINES = ['sqlite', 'postgres'];
@@ -19,15 +19,13 @@ const TARGETS = {
 };
 
 const USAGE = `usage: npm run bench -- [--quick] [--only=lookup,list,bcrypt] [--engines=sqlite,postgres]
-                       [--users=N] [--duration=S] [--warmup=S] [--cpu-prof] [--bundle]
+                       [--users=N] [--duration=S] [--warmup=S] [--cpu-prof]
   --quick      3 s runs after 1 s warm-up, 100,000 users (default: 10 s after 2 s, 1,000,000 users)
   --only       sections to run (env AXON_BENCH_ONLY); default all
   --engines    databases (env AXON_BENCH_ENGINES); default both. PostgreSQL: AXON_BENCH_PG_URL
                (default postgres://postgres@127.0.0.1:5432/test), skipped with a notice if unreachable
   --users      size of the list data set
-  --cpu-prof   run each Axon with node --cpu-prof; profiles go to bench/results/profiles/
-  --bundle     run a single-file esbuild bundle of dist/src/main.js instead of bin/axon (an
-               experiment: fewer ES modules loaded means a smaller idle RSS)`;
+  --cpu-prof   run each Axon with node --cpu-prof; profiles go to bench/results/profiles/`;
 
 function options() {
   const { values } = parseArgs({
@@ -39,7 +37,6 @@ function options() {
       duration: { type: 'string' },
       warmup: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
-      bundle: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -67,7 +64,6 @@ function options() {
     users: values.users ? Math.floor(num(values.users, 'users')) : values.quick ? 100_000 : 1_000_000,
     settings,
     cpuProf: values['cpu-prof'],
-    bundle: values.bundle,
   };
 }
 
@@ -273,24 +269,6 @@ async function bcryptSection(engine) {
   }
 }
 
-/** Bundles dist/src/main.js (native modules stay external) into bench/results/axon-bundle.mjs. */
-async function buildBundle() {
-  const { build } = await import('esbuild');
-  const outfile = join(ROOT, 'bench/results/axon-bundle.mjs');
-  await build({
-    entryPoints: [join(ROOT, 'dist/src/main.js')],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    external: ['better-sqlite3', 'bcrypt', 'pg-native'],
-    // CommonJS dependencies inside an ES module bundle still call require().
-    banner: { js: "import { createRequire as __axonRequire } from 'node:module'; const require = __axonRequire(import.meta.url);" },
-    outfile,
-    logLevel: 'error',
-  });
-  return outfile;
-}
-
 function gitDescribe() {
   try {
     const rev = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
@@ -309,9 +287,8 @@ async function main() {
     process.exit(2);
   }
   const s = opts.settings;
-  if (opts.bundle) useAxonScript(await buildBundle());
   const header = [
-    `### Axon bench — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, commit ${gitDescribe()}${opts.quick ? ' (--quick)' : ''}${opts.bundle ? ' (--bundle: single-file build)' : ''}`,
+    `### Axon bench — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, commit ${gitDescribe()}${opts.quick ? ' (--quick)' : ''}`,
     '',
     `node ${process.version}, ${platform()} ${release()}, ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}. ` +
       `autocannon: ${s.connections} connections, ${s.duration} s after a ${s.warmup} s warm-up, client in the bench process; ` +

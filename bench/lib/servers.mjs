@@ -1,6 +1,7 @@
 // Child processes under test (bare node:http and Axon from dist/), their databases and their RSS.
 import { spawn } from 'node:child_process';
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { registrationMac } from '../../dist/src/matrix/registration-mac.js';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -182,17 +183,7 @@ const SHARED_SECRET = randomBytes(24).toString('hex');
 // not break when src/ moves things around.
 const signingKeyLine = () => `ed25519 a_bnch ${randomBytes(32).toString('base64').replace(/=+$/, '')}\n`;
 
-/** Synapse's shared-secret registration MAC: HMAC-SHA1 over NUL-joined nonce, user, password, admin word. */
-function registrationMac(nonce, user, password, admin) {
-  return createHmac('sha1', SHARED_SECRET).update([nonce, user, password, admin ? 'admin' : 'notadmin'].join('\0')).digest('hex');
-}
-
 /** Writes a homeserver.yaml for `db` (JSON is valid YAML) and starts `bin/axon -c` on it. */
-/** The script the servers run: bin/axon, or a single-file bundle of it (`--bundle`). */
-let axonScript = join(ROOT, 'bin/axon');
-export function useAxonScript(path) {
-  axonScript = path;
-}
 
 export async function startAxon(db, { env = {}, nodeArgs = [], bcryptRounds } = {}) {
   const port = await freePort();
@@ -214,7 +205,7 @@ export async function startAxon(db, { env = {}, nodeArgs = [], bcryptRounds } = 
   mkdirSync(config.media_store_path, { recursive: true });
   return startChild({
     name: `axon (${db.engine})`,
-    args: [...nodeArgs, axonScript, '-c', configPath],
+    args: [...nodeArgs, join(ROOT, 'bin/axon'), '-c', configPath],
     // Start-up lines only; Fastify's per-request logger is off anyway.
     env: { AXON_LOG_LEVEL: 'warn', ...env },
     port,
@@ -227,7 +218,7 @@ export async function registerUser(server, localpart, { admin = false, password 
   const nonce = (await httpJson('GET', `${server.url}/_synapse/admin/v1/register`)).json?.nonce;
   if (!nonce) throw new Error('shared-secret registration: no nonce');
   const res = await httpJson('POST', `${server.url}/_synapse/admin/v1/register`, {
-    body: { nonce, username: localpart, password, admin, mac: registrationMac(nonce, localpart, password, admin) },
+    body: { nonce, username: localpart, password, admin, mac: registrationMac(SHARED_SECRET, nonce, localpart, password, admin) },
   });
   if (res.status !== 200) throw new Error(`registering ${localpart}: HTTP ${res.status} ${res.text}`);
   return { userId: res.json.user_id, token: res.json.access_token };

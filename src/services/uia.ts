@@ -2,6 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { MatrixError } from '../errors.js';
 import type { AccountsService } from './accounts.js';
 
+/** The flow for acting on one's own account: prove the password. */
+export const PASSWORD_FLOW: UiaFlow[] = [{ stages: ['m.login.password'] }];
+
 export interface UiaFlow {
   stages: string[];
 }

@@ -56,28 +56,16 @@ function parseListQuery(req: FastifyRequest, version: 'v2' | 'v3'): UserListQuer
 
 export const userListRoutes = (ctx: Context): RouteDef[] => {
   const svc = new UserListService(ctx.storage.db);
-  return [
-    // GET /_synapse/admin/v2/users (catalogue §3.1)
-    {
-      method: 'GET',
-      path: '/_synapse/admin/v2/users',
-      auth: 'admin',
-      handler: async (req, reply) => {
-        const page = await svc.list(parseListQuery(req, 'v2'));
-        reply.type('application/json');
-        return userListBody(page);
-      },
+  const listRoute = (version: 'v2' | 'v3'): RouteDef => ({
+    method: 'GET',
+    path: `/_synapse/admin/${version}/users`,
+    auth: 'admin',
+    handler: async (req, reply) => {
+      const page = await svc.list(parseListQuery(req, version));
+      reply.type('application/json');
+      return userListBody(page);
     },
-    // GET /_synapse/admin/v3/users (Synapse 1.103, Δ1.103): `deactivated` filters both ways
-    {
-      method: 'GET',
-      path: '/_synapse/admin/v3/users',
-      auth: 'admin',
-      handler: async (req, reply) => {
-        const page = await svc.list(parseListQuery(req, 'v3'));
-        reply.type('application/json');
-        return userListBody(page);
-      },
-    },
-  ];
+  });
+  // GET /_synapse/admin/v2/users (catalogue §3.1); /v3/users (Synapse 1.103, Δ1.103): `deactivated` filters both ways
+  return [listRoute('v2'), listRoute('v3')];
 };

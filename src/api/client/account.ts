@@ -1,4 +1,5 @@
 import type { Context } from '../../context.js';
+import { PASSWORD_FLOW } from '../../services/uia.js';
 import { badJson, forbidden, missingParam } from '../../errors.js';
 import { jsonObject } from '../../http/body.js';
 import { clientPaths, requesterOf, type RouteDef } from '../../http/route.js';
@@ -6,7 +7,6 @@ import { clientPaths, requesterOf, type RouteDef } from '../../http/route.js';
 // /_matrix/client/v3/account/{whoami,password,deactivate} (spec §5.6, §5.8).
 export const accountRoutes = (ctx: Context): RouteDef[] => {
   const { accounts, uia } = ctx.services;
-  const passwordFlow = [{ stages: ['m.login.password'] }];
   return [
     {
       method: 'GET',
@@ -32,7 +32,7 @@ export const accountRoutes = (ctx: Context): RouteDef[] => {
         const logoutDevices = body.logout_devices ?? true;
         if (typeof logoutDevices !== 'boolean') throw badJson('logout_devices must be a boolean');
         if (typeof newPassword === 'string') accounts.passwords.checkPolicy(newPassword);
-        await uia.check(body, passwordFlow, r.userId);
+        await uia.check(body, PASSWORD_FLOW, r.userId);
         if (typeof newPassword !== 'string' || newPassword === '') throw missingParam('Missing params: password');
         await accounts.setPassword(r.userId, newPassword, { logoutDevices, except: { deviceId: r.deviceId, tokenId: r.tokenId } });
         return {};
@@ -47,7 +47,7 @@ export const accountRoutes = (ctx: Context): RouteDef[] => {
         const body = jsonObject(req);
         const erase = body.erase ?? false;
         if (typeof erase !== 'boolean') throw badJson("Param 'erase' must be a boolean, if given");
-        await uia.check(body, passwordFlow, r.userId);
+        await uia.check(body, PASSWORD_FLOW, r.userId);
         await accounts.deactivate(r.userId, { erase });
         return { id_server_unbind_result: 'success' };
       },

@@ -1,4 +1,5 @@
 import type { Context } from '../../context.js';
+import { PASSWORD_FLOW } from '../../services/uia.js';
 import { MatrixError, badJson } from '../../errors.js';
 import { jsonObject, type JsonObject } from '../../http/body.js';
 import { clientPaths, requesterOf, type RouteDef } from '../../http/route.js';
@@ -38,7 +39,6 @@ function checkAuthField(body: JsonObject, model: string): void {
   }
 }
 
-const passwordFlow = [{ stages: ['m.login.password'] }];
 
 // GET/PUT/DELETE /_matrix/client/v3/devices[/{deviceId}], POST /delete_devices (spec §10.10).
 export const deviceRoutes = (ctx: Context): RouteDef[] => {
@@ -87,7 +87,7 @@ export const deviceRoutes = (ctx: Context): RouteDef[] => {
         const { deviceId } = req.params as { deviceId: string };
         const body = optionalBody(req);
         checkAuthField(body, 'DeleteBody');
-        await uia.check(body, passwordFlow, r.userId);
+        await uia.check(body, PASSWORD_FLOW, r.userId);
         await devices.delete(r.userId, [deviceId]);
         return {};
       },
@@ -106,7 +106,7 @@ export const deviceRoutes = (ctx: Context): RouteDef[] => {
         if (!Array.isArray(ids)) throw pydanticError('PostBody', 'devices', 'value is not a valid list', 'type_error.list');
         const bad = ids.findIndex((d) => typeof d !== 'string');
         if (bad >= 0) throw pydanticError('PostBody', `devices -> ${bad}`, 'str type expected', 'type_error.str');
-        await uia.check(body, passwordFlow, r.userId);
+        await uia.check(body, PASSWORD_FLOW, r.userId);
         await devices.delete(r.userId, ids as string[]);
         return {};
       },
