@@ -244,6 +244,7 @@ export function adminHints(config: Config, configFiles: string[]): string[] {
   }
   const sql = `UPDATE users SET admin = 1 WHERE name = '@<name>:${config.serverName}';`;
   const db = config.database;
+  // eslint-disable-next-line no-restricted-syntax -- names the operator's SQL shell, no SQL differs
   const client = db.kind === 'sqlite' ? `sqlite3 ${quote(db.path)}` : `psql ${quote(db.database ?? db.user ?? 'postgres')}`;
   lines.push(`Or make an existing user an admin in the database (${client}): ${sql}`);
   return lines;
