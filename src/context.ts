@@ -2,15 +2,25 @@ import { readFileSync } from 'node:fs';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import { newSigningKeyLine, parseSigningKey, type SigningKey } from './matrix/signing-key.js';
+import { AccountDataService } from './services/account-data.js';
 import { AccountsService } from './services/accounts.js';
+import { AdminSessionsService } from './services/admin-sessions.js';
 import { AdminUsersService } from './services/admin-users.js';
 import { AuthService } from './services/auth.js';
 import { ClientIpsService } from './services/client-ips.js';
+import { DevicesService } from './services/devices.js';
 import { LoginService } from './services/login.js';
+import { ModerationService } from './services/moderation.js';
 import { Passwords } from './services/passwords.js';
+import { ProfilesService } from './services/profiles.js';
+import { PushersService } from './services/pushers.js';
 import { RateLimits } from './services/ratelimit.js';
+import { RegistrationTokensService } from './services/registration-tokens.js';
+import { ServerKeysService } from './services/server-keys.js';
 import { SharedSecretRegistration } from './services/shared-secret.js';
 import { UserInteractiveAuth } from './services/uia.js';
+import { UserLifecycleService } from './services/user-lifecycle.js';
+import { UserListService } from './services/user-list.js';
 import { openStorage, type Storage } from './storage/database.js';
 import { migrate } from './storage/migrations/index.js';
 import { ReadCache } from './storage/read-cache.js';
@@ -26,6 +36,17 @@ export interface Services {
   ratelimits: RateLimits;
   /** Client IP / user-agent sightings, buffered in memory and flushed every few seconds. */
   clientIps: ClientIpsService;
+  /** The admin users list; holds its page and anchor caches, so one per process. */
+  userList: UserListService;
+  userLifecycle: UserLifecycleService;
+  adminSessions: AdminSessionsService;
+  moderation: ModerationService;
+  registrationTokens: RegistrationTokensService;
+  accountData: AccountDataService;
+  pushers: PushersService;
+  devices: DevicesService;
+  profiles: ProfilesService;
+  serverKeys: ServerKeysService;
 }
 
 /** The composition root: configuration, logger, storage and the services built on them. */
@@ -65,6 +86,9 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const db = storage.db;
   const passwords = new Passwords(config.bcryptRounds, config.password);
   const accounts = new AccountsService(db, config, passwords);
+  const clientIps = new ClientIpsService(db, log);
+  // Every service is built here, once, so route modules never see the database and every listener
+  // shares one set of caches.
   const services: Services = {
     auth: new AuthService(db, { accountValidity: config.accountValidity.enabled, cache: new ReadCache(storage) }),
     accounts,
@@ -73,7 +97,17 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     logins: new LoginService(db, accounts),
     uia: new UserInteractiveAuth(accounts),
     ratelimits: new RateLimits(db, config.rateLimits, config.serverName),
-    clientIps: new ClientIpsService(db, log),
+    clientIps,
+    userList: new UserListService(db),
+    userLifecycle: new UserLifecycleService(db, accounts),
+    adminSessions: new AdminSessionsService(db, accounts, clientIps),
+    moderation: new ModerationService(db, config, accounts),
+    registrationTokens: new RegistrationTokensService(db),
+    accountData: new AccountDataService(db, config.serverName),
+    pushers: new PushersService(db, config.serverName),
+    devices: new DevicesService(db, accounts, clientIps),
+    profiles: new ProfilesService(db, config, accounts),
+    serverKeys: new ServerKeysService(config.serverName, signingKey),
   };
   services.clientIps.start();
   const close = async () => {

@@ -26,6 +26,8 @@ describe('eslint house rules', () => {
     ['src/matrix/bad.ts', "import * as users from '../storage/stores/users.js';", 'no-restricted-imports'],
     ['src/matrix/bad.ts', "import { route } from '../http/route.js';", 'no-restricted-imports'],
     ['test/http/bad.test.ts', "import { createContext } from '../../src/context.js';", 'no-restricted-imports'],
+    ['src/api/admin/bad.ts', "declare const ctx: { storage: { db: unknown } };\nexport const db = ctx.storage.db;", 'no-restricted-syntax'],
+    ['src/api/admin/bad.ts', "declare const ctx: { storage: { db: unknown } };\nexport const { storage } = ctx;", 'no-restricted-syntax'],
     ['src/services/bad.ts', "declare const s: { dialect: string };\nif (s.dialect === 'postgres') {}", 'no-restricted-syntax'],
     ['src/services/bad.ts', "declare const d: string;\nconst x = 'sqlite' !== d;", 'no-restricted-syntax'],
     ['src/api/bad.ts', "declare const d: string;\nswitch (d) { case 'sqlite': break; }", 'no-restricted-syntax'],
@@ -36,7 +38,7 @@ describe('eslint house rules', () => {
   });
 
   it.each([
-    ['src/api/admin/good.ts', "import type { Context } from '../../context.js';\nimport { AccountsService } from '../../services/accounts.js';"],
+    ['src/api/admin/good.ts', "import type { Context } from '../../context.js';\nimport type { AccountsService } from '../../services/accounts.js';\ndeclare const ctx: Context;\nexport const a: AccountsService = ctx.services.accounts;"],
     ['src/services/good.ts', "import { withTransaction } from '../storage/database.js';\nimport { MatrixError } from '../errors.js';"],
     ['src/storage/dialect.ts', "declare const d: string;\nexport const pg = d === 'postgres';"],
     ['src/storage/database.ts', "declare const d: string;\nexport const pg = d === 'postgres';"],

@@ -3,13 +3,12 @@ import { missingParam } from '../../errors.js';
 import { jsonObject } from '../../http/body.js';
 import { queryString } from '../../http/query.js';
 import type { RouteDef } from '../../http/route.js';
-import { ModerationService } from '../../services/moderation.js';
 import { ratelimitOverrideJson } from './mappers/user-data.js';
 
 const param = (req: { params: unknown }, name: string) => (req.params as Record<string, string>)[name]!;
 
 export const moderationRoutes = (ctx: Context): RouteDef[] => {
-  const svc = new ModerationService(ctx.storage.db, ctx.config, ctx.services.accounts);
+  const svc = ctx.services.moderation;
   const shadowBan = (banned: boolean): RouteDef['handler'] => async (req) => {
     await svc.setShadowBanned(param(req, 'userId'), banned);
     return {};

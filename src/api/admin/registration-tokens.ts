@@ -2,14 +2,13 @@ import type { Context } from '../../context.js';
 import { jsonObject } from '../../http/body.js';
 import { queryBool } from '../../http/query.js';
 import type { RouteDef } from '../../http/route.js';
-import { RegistrationTokensService } from '../../services/registration-tokens.js';
 import { registrationTokenJson } from './mappers/registration-token.js';
 
 const tokenParam = (req: { params: unknown }) => (req.params as { token: string }).token;
 
 // Catalogue §5. Synapse registers these only with its own auth (not under MAS), as here.
 export const registrationTokenRoutes = (ctx: Context): RouteDef[] => {
-  const svc = new RegistrationTokensService(ctx.storage.db);
+  const svc = ctx.services.registrationTokens;
   return [
     // GET /_synapse/admin/v1/registration_tokens[?valid=true|false]
     {

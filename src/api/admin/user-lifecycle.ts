@@ -1,10 +1,9 @@
 import type { Context } from '../../context.js';
 import { jsonObject } from '../../http/body.js';
 import { requesterOf, type RouteDef, userIdParam } from '../../http/route.js';
-import { UserLifecycleService } from '../../services/user-lifecycle.js';
 
 export const userLifecycleRoutes = (ctx: Context): RouteDef[] => {
-  const svc = new UserLifecycleService(ctx.storage.db, ctx.services.accounts);
+  const svc = ctx.services.userLifecycle;
   return [
     // POST /_synapse/admin/v1/deactivate/<user_id> (catalogue §3.5); the body may be empty.
     {

@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Context } from '../../context.js';
 import { queryBool, queryEnum, queryInt, queryString, queryStrings } from '../../http/query.js';
 import type { RouteDef } from '../../http/route.js';
-import { UserListService, type UserListQuery, type UserSortKey } from '../../services/user-list.js';
+import type { UserListQuery, UserSortKey } from '../../services/user-list.js';
 import { userListBody } from './mappers/user-list.js';
 
 const ORDER_BY: readonly UserSortKey[] = [
@@ -55,7 +55,7 @@ function parseListQuery(req: FastifyRequest, version: 'v2' | 'v3'): UserListQuer
 }
 
 export const userListRoutes = (ctx: Context): RouteDef[] => {
-  const svc = new UserListService(ctx.storage.db);
+  const svc = ctx.services.userList;
   const listRoute = (version: 'v2' | 'v3'): RouteDef => ({
     method: 'GET',
     path: `/_synapse/admin/${version}/users`,

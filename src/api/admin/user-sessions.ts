@@ -1,7 +1,6 @@
 import type { Context } from '../../context.js';
 import { jsonObject } from '../../http/body.js';
 import { requesterOf, type RouteDef, userIdParam } from '../../http/route.js';
-import { AdminSessionsService } from '../../services/admin-sessions.js';
 import { adminDeviceJson, whoisJson } from './mappers/sessions.js';
 
 type Params = { userId: string; deviceId: string };
@@ -14,7 +13,7 @@ const WHOIS_PATHS = [
 ];
 
 export const userSessionRoutes = (ctx: Context): RouteDef[] => {
-  const svc = new AdminSessionsService(ctx.storage.db, ctx.services.accounts, ctx.services.clientIps);
+  const svc = ctx.services.adminSessions;
   return [
     // GET /_synapse/admin/v1/whois/<user_id> (catalogue §3.8): any user may whois themselves,
     // so the admin check happens in the service, only for other targets.

@@ -1,13 +1,12 @@
 import type { Context } from '../../context.js';
 import { jsonObject } from '../../http/body.js';
 import { clientPaths, requesterOf, type RouteDef } from '../../http/route.js';
-import { AccountDataService } from '../../services/account-data.js';
 
 type Params = { userId: string; roomId?: string; type: string };
 
 // PUT/GET /_matrix/client/v3/user/{userId}[/rooms/{roomId}]/account_data/{type} (spec "Client Config").
 export const accountDataRoutes = (ctx: Context): RouteDef[] => {
-  const svc = new AccountDataService(ctx.storage.db, ctx.config.serverName);
+  const svc = ctx.services.accountData;
   const put: RouteDef['handler'] = async (req) => {
     const r = requesterOf(req);
     const { userId, roomId, type } = req.params as Params;

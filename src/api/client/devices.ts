@@ -3,7 +3,7 @@ import { PASSWORD_FLOW } from '../../services/uia.js';
 import { MatrixError, badJson } from '../../errors.js';
 import { jsonObject, type JsonObject } from '../../http/body.js';
 import { clientPaths, requesterOf, type RouteDef } from '../../http/route.js';
-import { DevicesService, type DeviceInfo } from '../../services/devices.js';
+import type { DeviceInfo } from '../../services/devices.js';
 
 /**
  * The spec's Device object. Synapse also sends `user_id` and sends unset fields as null; the spec
@@ -42,7 +42,7 @@ function checkAuthField(body: JsonObject, model: string): void {
 
 // GET/PUT/DELETE /_matrix/client/v3/devices[/{deviceId}], POST /delete_devices (spec §10.10).
 export const deviceRoutes = (ctx: Context): RouteDef[] => {
-  const devices = new DevicesService(ctx.storage.db, ctx.services.accounts, ctx.services.clientIps);
+  const devices = ctx.services.devices;
   const { uia } = ctx.services;
   return [
     {

@@ -3,7 +3,7 @@ import { badJson, missingParam } from '../../errors.js';
 import { jsonObject } from '../../http/body.js';
 import { clientPaths, requesterOf, type RouteDef } from '../../http/route.js';
 import { parseUserId } from '../../matrix/ids.js';
-import { ProfilesService, type Profile } from '../../services/profiles.js';
+import type { Profile } from '../../services/profiles.js';
 
 /** Unset fields are omitted, as Synapse and the spec do. */
 function profileBody(p: Profile, fields: Array<'displayname' | 'avatar_url'>): Record<string, string> {
@@ -17,7 +17,7 @@ const userIdParam = (req: { params: unknown }) => (req.params as { userId: strin
 
 // GET /_matrix/client/v3/profile/{userId}[/displayname|/avatar_url], PUT of either field (spec §10.2).
 export const profileRoutes = (ctx: Context): RouteDef[] => {
-  const profiles = new ProfilesService(ctx.storage.db, ctx.config, ctx.services.accounts);
+  const profiles = ctx.services.profiles;
   return [
     {
       method: 'GET',

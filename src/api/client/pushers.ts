@@ -1,12 +1,11 @@
 import type { Context } from '../../context.js';
 import { jsonObject } from '../../http/body.js';
 import { clientPaths, requesterOf, type RouteDef } from '../../http/route.js';
-import { PushersService } from '../../services/pushers.js';
 import { pusherJson } from '../mappers/pushers.js';
 
 // GET /_matrix/client/v3/pushers, POST /_matrix/client/v3/pushers/set (spec "Push Notifications").
 export const pusherRoutes = (ctx: Context): RouteDef[] => {
-  const svc = new PushersService(ctx.storage.db, ctx.config.serverName);
+  const svc = ctx.services.pushers;
   return [
     {
       method: 'GET',

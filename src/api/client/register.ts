@@ -4,7 +4,7 @@ import { jsonObject } from '../../http/body.js';
 import { queryString } from '../../http/query.js';
 import { clientPaths, type RouteDef } from '../../http/route.js';
 import { randomLetters } from '../../matrix/access-token.js';
-import { REGISTRATION_TOKEN_STAGE, RegistrationTokensService } from '../../services/registration-tokens.js';
+import { REGISTRATION_TOKEN_STAGE } from '../../services/registration-tokens.js';
 import { UiaRequired, type UiaFlow, type UiaOptions } from '../../services/uia.js';
 
 // Server-side data a registration keeps in its UIA session (as Synapse's UIAuthSessionDataConstants).
@@ -19,7 +19,7 @@ const REGISTERED_USER_ID = 'registered_user_id';
 export const registerRoutes = (ctx: Context): RouteDef[] => {
   const { accounts, uia } = ctx.services;
   const cfg = ctx.config;
-  const tokens = new RegistrationTokensService(ctx.storage.db);
+  const tokens = ctx.services.registrationTokens;
   const disabled = () => forbidden('Registration has been disabled');
 
   // Synapse's flows without 3PIDs: dummy, with the token stage prepended when tokens are required.
