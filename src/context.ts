@@ -5,8 +5,8 @@ import { newSigningKeyLine, parseSigningKey, type SigningKey } from './matrix/si
 import { AccountDataService } from './services/account-data.js';
 import { AccountsService } from './services/accounts.js';
 import { AdminSessionsService } from './services/admin-sessions.js';
-import { AdminUsersService } from './services/admin-users.js';
-import { AuthService } from './services/auth.js';
+import { AdminUsersService, USER_VIEW_TABLES } from './services/admin-users.js';
+import { AuthService, TOKEN_CACHE_TABLES } from './services/auth.js';
 import { ClientIpsService } from './services/client-ips.js';
 import { DevicesService } from './services/devices.js';
 import { LoginService } from './services/login.js';
@@ -23,7 +23,7 @@ import { UserLifecycleService } from './services/user-lifecycle.js';
 import { UserListService } from './services/user-list.js';
 import { openStorage, type Storage } from './storage/database.js';
 import { migrate } from './storage/migrations/index.js';
-import { ReadCache } from './storage/read-cache.js';
+import { ChangeCache } from './storage/change-cache.js';
 
 export interface Services {
   auth: AuthService;
@@ -82,6 +82,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const signingKey = loadSigningKey(config, opts.signingKeyText);
   const storage = opts.storage ?? (await openStorage(config.database));
   await migrate(storage.db, storage.dialect);
+  await storage.watchChanges();
 
   const db = storage.db;
   const passwords = new Passwords(config.bcryptRounds, config.password);
@@ -90,15 +91,15 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   // Every service is built here, once, so route modules never see the database and every listener
   // shares one set of caches.
   const services: Services = {
-    auth: new AuthService(db, { accountValidity: config.accountValidity.enabled, cache: new ReadCache(storage) }),
+    auth: new AuthService(db, { accountValidity: config.accountValidity.enabled, cache: new ChangeCache(storage.notifier, TOKEN_CACHE_TABLES) }),
     accounts,
-    adminUsers: new AdminUsersService(db, config, accounts, new ReadCache(storage)),
+    adminUsers: new AdminUsersService(db, config, accounts, new ChangeCache(storage.notifier, USER_VIEW_TABLES)),
     sharedSecret: new SharedSecretRegistration(config.registrationSharedSecret, accounts),
     logins: new LoginService(db, accounts),
     uia: new UserInteractiveAuth(accounts),
     ratelimits: new RateLimits(db, config.rateLimits, config.serverName),
     clientIps,
-    userList: new UserListService(db),
+    userList: new UserListService(db, storage.notifier),
     userLifecycle: new UserLifecycleService(db, accounts),
     adminSessions: new AdminSessionsService(db, accounts, clientIps),
     moderation: new ModerationService(db, config, accounts),

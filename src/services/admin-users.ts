@@ -2,7 +2,7 @@ import type { Config } from '../config/schema.js';
 import { MatrixError, badJson, badRequest, invalidParam, missingParam, notFound } from '../errors.js';
 import { parseUserId } from '../matrix/ids.js';
 import { withTransaction, type Db } from '../storage/database.js';
-import type { ReadCache } from '../storage/read-cache.js';
+import type { ChangeCache } from '../storage/change-cache.js';
 import * as identities from '../storage/stores/identities.js';
 import * as profiles from '../storage/stores/profiles.js';
 import * as users from '../storage/stores/users.js';
@@ -36,23 +36,26 @@ function checkItems(value: unknown, name: string, required: string[]): Array<Rec
 /** Synapse lower-cases e-mail addresses before storing them. */
 const canonicalAddress = (medium: string, address: string) => (medium === 'email' ? address.trim().toLowerCase() : address);
 
+/** Every table the single-user view reads (its cache drops a user when any of their rows change). */
+export const USER_VIEW_TABLES = ['users', 'profiles', 'user_threepids', 'user_external_ids', 'erased_users', 'devices', 'user_ips'];
+
 /** The Admin API's user resource: look-up, create-or-modify and the admin flag. */
 export class AdminUsersService {
   constructor(
     private readonly db: Db,
     private readonly config: Config,
     private readonly accounts: AccountsService,
-    /** Exact cache of the single-user view (see ReadCache); only used outside transactions. */
-    private readonly cache?: ReadCache<UserDetails>,
+    /** Cache of the single-user view (see USER_VIEW_TABLES); only used outside transactions. */
+    private readonly cache?: ChangeCache<UserDetails>,
   ) {}
 
   async details(userId: string, db: Db = this.db): Promise<UserDetails | undefined> {
     if (db !== this.db || !this.cache) return this.read(userId, db);
-    const stamp = this.cache.begin();
-    const hit = this.cache.get(stamp, userId);
+    const epoch = this.cache.begin();
+    const hit = this.cache.get(epoch, userId);
     if (hit) return hit;
     const d = await this.read(userId, db);
-    if (d) this.cache.set(stamp, userId, d);
+    if (d) this.cache.set(epoch, userId, d, [userId]);
     return d;
   }
 

@@ -1,6 +1,6 @@
 import { MatrixError } from '../errors.js';
 import type { Db } from '../storage/database.js';
-import type { ReadCache } from '../storage/read-cache.js';
+import type { ChangeCache } from '../storage/change-cache.js';
 import { lookupToken, type TokenLookup } from '../storage/stores/tokens.js';
 
 /** The authenticated caller of a request. */
@@ -37,20 +37,26 @@ export function extractToken(authorization: string | string[] | undefined, query
   return Array.isArray(queryToken) ? String(queryToken[0]) : String(queryToken);
 }
 
+/** What a cached token answer is read from: its row, its user's flags, the account's validity. */
+export const TOKEN_CACHE_TABLES = ['access_tokens', 'users', 'account_validity'];
+
 export class AuthService {
   constructor(
     private readonly db: Db,
-    private readonly opts: { accountValidity?: boolean; cache?: ReadCache<TokenLookup> } = {},
+    private readonly opts: { accountValidity?: boolean; cache?: ChangeCache<TokenLookup> } = {},
   ) {}
 
-  /** The token's row, from the exact read cache when the database has not changed since. */
+  /**
+   * The token's row, from the cache unless the token's user (or the puppeted user) changed since
+   * it was read: see TOKEN_CACHE_TABLES.
+   */
   private async lookup(token: string): Promise<TokenLookup | undefined> {
     const cache = this.opts.cache;
-    const stamp = cache?.begin() ?? null;
-    const hit = cache?.get(stamp, token);
+    const epoch = cache?.begin() ?? null;
+    const hit = cache?.get(epoch, token);
     if (hit) return hit;
     const row = await lookupToken(this.db, token, { withExpiry: this.opts.accountValidity });
-    if (row) cache?.set(stamp, token, row);
+    if (row) cache?.set(epoch, token, row, row.puppets_user_id ? [row.user_id, row.puppets_user_id] : [row.user_id]);
     return row;
   }
 

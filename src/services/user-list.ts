@@ -1,6 +1,7 @@
+import type { Notifier } from '../storage/changes.js';
 import type { Db } from '../storage/database.js';
 import * as store from '../storage/stores/user-list.js';
-import type { Anchor, ListVersions, UserListFilter, UserListOrder, UserListRow } from '../storage/stores/user-list.js';
+import type { Anchor, UserListFilter, UserListOrder, UserListRow } from '../storage/stores/user-list.js';
 
 export type { UserListFilter, UserListOrder, UserListRow, UserSortKey } from '../storage/stores/user-list.js';
 
@@ -64,7 +65,17 @@ class Lru<V> extends Map<string, V> {
   }
 }
 
-/** What is cached under one set of counter values. */
+/** Generation numbers of the tables behind the list, moved by their committed changes. */
+interface ListVersions {
+  /** Moves with every change to `users`. */
+  users: number;
+  /** Moves with every change to `devices`, `user_ips`, `erased_users` (behind last_seen_ts and erased). */
+  activity: number;
+  /** Moves with every change to `profiles`. */
+  profiles: number;
+}
+
+/** What is cached under one set of generation numbers. */
 interface Generation extends ListVersions {
   /**
    * Totals and anchors: valid while `users` holds. Those that read profiles (a name search, a
@@ -77,16 +88,32 @@ interface Generation extends ListVersions {
 
 /**
  * GET /_synapse/admin/v2|v3/users over a million accounts without OFFSET scans or COUNT(*) per
- * request. Totals and keyset anchors are cached per filter set (and order), whole pages per query;
- * every request first reads the change counters that triggers bump on any write to the tables
- * behind the list — by Axon or by an operator's SQL. A request works in the generation matching
- * the counters it read (read before any data, so nothing cached is older than its generation);
- * a change starts a new generation, and requests still running fill only the discarded one.
+ * request. Totals and keyset anchors are cached per filter set (and order), whole pages per query.
+ * The notification bus reports every committed change to the tables behind the list — by Axon or
+ * by an operator's SQL — and moves the generation numbers here. A request works in the generation
+ * current when it starts (before it reads any data, so nothing cached is older than its
+ * generation); a change starts a new generation, and requests still running fill only the
+ * discarded one. While the engine has no change signal, every request works in a throw-away one.
  */
 export class UserListService {
   private gen: Generation = { users: -1, activity: -1, profiles: -1, entries: new Lru(MAX_ENTRIES), pages: new Lru(MAX_PAGES) };
+  private readonly versions: ListVersions = { users: 0, activity: 0, profiles: 0 };
 
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly notifier: Notifier,
+  ) {
+    notifier.subscribe(['users'], () => void this.versions.users++);
+    notifier.subscribe(['devices', 'user_ips', 'erased_users'], () => void this.versions.activity++);
+    notifier.subscribe(['profiles'], () => void this.versions.profiles++);
+  }
+
+  /** The current generation numbers; a fresh, never-matching set when changes can't be seen now. */
+  private current(): ListVersions {
+    if (this.notifier.fresh()) return { ...this.versions };
+    this.versions.users++;
+    return { ...this.versions };
+  }
 
   private generation(v: ListVersions): Generation {
     const g = this.gen;
@@ -100,7 +127,7 @@ export class UserListService {
   }
 
   async list(q: UserListQuery): Promise<UserListPage> {
-    const g = this.generation(await store.listVersions(this.db));
+    const g = this.generation(this.current());
     const filterKey = JSON.stringify([
       q.filter.guests,
       q.filter.admins ?? null,

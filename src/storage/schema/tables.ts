@@ -153,18 +153,38 @@ export interface PerUserExperimentalFeaturesTable {
   enabled: Generated<Bool>;
 }
 
-/** Change counters bumped by triggers (migration 003): 1 users, 2 devices/user_ips/erased_users, 3 profiles. */
-export interface UserListVersionTable {
-  id: number;
-  version: number;
-}
-
 /** SQLite only: the searchable copy of users + display names behind the FTS5 index (migration 003). */
 export interface UserSearchTable {
   id: Generated<number>;
   name: string;
   localpart: string;
   displayname: string | null;
+}
+
+/** A user-interactive-auth session (Synapse's table); the dicts are JSON text. */
+export interface UiAuthSessionsTable {
+  session_id: string;
+  /** Milliseconds since the epoch. */
+  creation_time: number;
+  serverdict: string;
+  clientdict: string;
+  uri: string;
+  method: string;
+  description: string;
+}
+
+/** A completed stage of a UIA session and its JSON result. */
+export interface UiAuthSessionsCredentialsTable {
+  session_id: string;
+  stage_type: string;
+  result: string;
+}
+
+/** Shared-secret registration nonces (migration 005). */
+export interface RegistrationNoncesTable {
+  nonce: string;
+  /** Milliseconds since the epoch. */
+  created_ts: number;
 }
 
 export interface Database {
@@ -183,6 +203,8 @@ export interface Database {
   registration_tokens: RegistrationTokensTable;
   account_validity: AccountValidityTable;
   per_user_experimental_features: PerUserExperimentalFeaturesTable;
-  user_list_version: UserListVersionTable;
   user_search: UserSearchTable;
+  ui_auth_sessions: UiAuthSessionsTable;
+  ui_auth_sessions_credentials: UiAuthSessionsCredentialsTable;
+  registration_nonces: RegistrationNoncesTable;
 }

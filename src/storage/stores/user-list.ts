@@ -1,4 +1,4 @@
-import { sql, type CompiledQuery, type RawBuilder } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { Db } from '../database.js';
 import { dialectOf, nullsSortFirst, userSearchSubquery, type DialectName } from '../dialect.js';
 
@@ -106,30 +106,6 @@ function whereSql(f: UserListFilter, dialect: DialectName): RawBuilder<unknown> 
     else c.push(sql`u.name IN ${userSearchSubquery(dialect, f.search.field, f.search.term)}`);
   }
   return c.length === 0 ? sql`1 = 1` : sql.join(c, sql` AND `);
-}
-
-const versionsQuery = new WeakMap<Db, CompiledQuery<{ id: number; version: number }>>();
-
-export interface ListVersions {
-  /** Moves with every write to `users`. */
-  users: number;
-  /** Moves with every write to `devices`, `user_ips`, `erased_users`. */
-  activity: number;
-  /** Moves with every write to `profiles`. */
-  profiles: number;
-}
-
-/** The change counters of migration 003. */
-export async function listVersions(db: Db): Promise<ListVersions> {
-  // Read on every request: compiled once per handle rather than rebuilt each time.
-  let q = versionsQuery.get(db);
-  if (!q) {
-    q = db.selectFrom('user_list_version').select(['id', 'version']).compile();
-    versionsQuery.set(db, q);
-  }
-  const { rows } = await db.executeQuery(q);
-  const of = (id: number) => Number(rows.find((r) => Number(r.id) === id)?.version ?? 0);
-  return { users: of(1), activity: of(2), profiles: of(3) };
 }
 
 export async function countUsers(db: Db, f: UserListFilter): Promise<number> {
