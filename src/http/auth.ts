@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { MatrixError } from '../errors.js';
 import { extractToken, requireAdmin, type AuthService } from '../services/auth.js';
 import type { ClientIpsService } from '../services/client-ips.js';
+import { checkRequestParams, checkToken } from './input-gate.js';
 
 function authorizationHeaders(req: FastifyRequest): string | string[] | undefined {
   const header = req.headers.authorization;
@@ -22,9 +23,12 @@ function userAgentOf(req: FastifyRequest): string {
 /**
  * The onRequest hook: authenticates per the route's declared level (catalogue §1.2) and notes the
  * client's IP and user agent (in memory; see ClientIpsService) before the admin check, as Synapse.
+ * First of all, on every route, query and path parameters pass the input gate (input-gate.ts), so
+ * `?access_token=%00` is a 400 on both engines rather than a token look-up.
  */
 export function authHook(auth: AuthService, clientIps?: ClientIpsService) {
   return async function authenticate(req: FastifyRequest, _reply: FastifyReply): Promise<void> {
+    if (req.method !== 'OPTIONS') checkRequestParams(req); // a CORS pre-flight reaches nothing
     const config = req.routeOptions.config;
     const level = config.auth;
     if (level === undefined || level === 'none') return;
@@ -33,6 +37,7 @@ export function authHook(auth: AuthService, clientIps?: ClientIpsService) {
       if (level === 'optional') return;
       throw new MatrixError(401, 'M_MISSING_TOKEN', 'Missing access token');
     }
+    checkToken(token);
     const requester = await auth.authenticate(token, { allowGuest: config.allowGuests === true, allowExpired: config.allowExpired === true });
     clientIps?.record(requester.authenticatedBy ?? requester.userId, token, requester.deviceId, req.ip, userAgentOf(req));
     if (level === 'admin') requireAdmin(requester);

@@ -33,8 +33,10 @@ export function buildApp(ctx: Context, opts: AppOptions = {}): FastifyInstance {
     trustProxy: opts.xForwarded === true,
     routerOptions: { maxParamLength: 4096, ignoreTrailingSlash: false },
     // Status for malformed URLs must be Matrix JSON too.
-    frameworkErrors: (_err, _req, reply) => {
-      void reply.headers(RESPONSE_HEADERS).code(400 as never).send({ errcode: 'M_UNRECOGNIZED', error: 'Unrecognized request' } as never);
+    frameworkErrors: (err, _req, reply) => {
+      // A path parameter whose escapes are not UTF-8 (e.g. an encoded surrogate) is a bad parameter.
+      const body = err.code === 'FST_ERR_BAD_URL' ? { errcode: 'M_INVALID_PARAM', error: 'Path parameter is not valid percent-encoded UTF-8' } : { errcode: 'M_UNRECOGNIZED', error: 'Unrecognized request' };
+      void reply.headers(RESPONSE_HEADERS).code(400 as never).send(body as never);
     },
   });
   app.decorateRequest('requester', null);
@@ -71,7 +73,7 @@ export function buildApp(ctx: Context, opts: AppOptions = {}): FastifyInstance {
           method: def.method,
           url,
           bodyLimit: def.bodyLimit,
-          config: { auth: def.auth, allowGuests: def.allowGuests, allowExpired: def.allowExpired },
+          config: { auth: def.auth, allowGuests: def.allowGuests, allowExpired: def.allowExpired, body: def.body },
           handler: def.handler,
         });
       }

@@ -1,3 +1,4 @@
+import type { TSchema } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
 import { parseUserId } from '../matrix/ids.js';
 import type { Requester } from '../services/auth.js';
@@ -18,6 +19,12 @@ export interface RouteDef {
   allowExpired?: boolean;
   /** Largest accepted body in bytes (default: the app's JSON limit). */
   bodyLimit?: number;
+  /**
+   * The JSON body's shape. `jsonObject(req)` checks it when the handler reads the body (so checks
+   * Synapse makes first still come first); the fuzz test and API descriptions read it too.
+   * Nodes carry Synapse's error for a mismatch with `onError(...)` (src/http/body-schema.ts).
+   */
+  body?: TSchema;
   /** Returns the JSON body; set another status with `reply.code()`. */
   handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 }
@@ -31,6 +38,7 @@ declare module 'fastify' {
     auth?: AuthLevel;
     allowGuests?: boolean;
     allowExpired?: boolean;
+    body?: TSchema;
   }
 }
 
