@@ -127,6 +127,10 @@ export class AccountsService {
   }
 
   private async createSessionIn(tx: Db, userId: string, deviceId: string | null, displayName: string | null, validUntilMs?: number | null): Promise<Session> {
+    // Checked again under the row lock: a deactivation may have run since the caller looked, and
+    // its device clean-up must not miss the session opened here.
+    const user = await users.lockUser(tx, userId);
+    if (!user || user.deactivated) throw new MatrixError(403, 'M_USER_DEACTIVATED', 'This account has been deactivated');
     const device = deviceId ?? newDeviceId();
     await devices.upsertDevice(tx, userId, device, displayName);
     const accessToken = mintAccessToken(parseUserId(userId).localpart);
@@ -152,6 +156,7 @@ export class AccountsService {
   /** Logs out one device: its tokens and the device itself. */
   async logoutDevice(userId: string, deviceId: string | null, tokenId: number): Promise<void> {
     await withTransaction(this.db, async (tx) => {
+      await users.lockUser(tx, userId);
       if (deviceId === null) {
         await lifecycle.deletePushersOfToken(tx, tokenId);
         await tokens.deleteTokenById(tx, tokenId);
@@ -177,6 +182,7 @@ export class AccountsService {
   /** Deletes devices (and their tokens), optionally sparing the caller's own. */
   async deleteDevices(userId: string, deviceIds: string[] | 'all', except?: { deviceId: string | null; tokenId: number }): Promise<void> {
     await withTransaction(this.db, async (tx) => {
+      await users.lockUser(tx, userId);
       let ids = deviceIds === 'all' ? await devices.deviceIdsOf(tx, userId) : deviceIds;
       if (except?.deviceId) ids = ids.filter((d) => d !== except.deviceId);
       await this.removeDevicesIn(tx, userId, ids);
@@ -194,6 +200,7 @@ export class AccountsService {
   }
 
   async setPasswordHashIn(tx: Db, userId: string, hash: string, opts: { logoutDevices: boolean; except?: { deviceId: string | null; tokenId: number } }): Promise<void> {
+    await users.lockUser(tx, userId);
     await users.setPasswordHash(tx, userId, hash);
     if (opts.logoutDevices) {
       let ids = await devices.deviceIdsOf(tx, userId);
@@ -215,6 +222,8 @@ export class AccountsService {
   }
 
   async deactivateIn(tx: Db, userId: string, opts: { erase: boolean }): Promise<void> {
+    // The user's row first (the lock order every session-changing transaction follows).
+    await users.lockUser(tx, userId);
     await identities.deleteAllThreepids(tx, userId);
     await this.removeDevicesIn(tx, userId, await devices.deviceIdsOf(tx, userId));
     await tokens.deleteUserTokens(tx, userId);

@@ -3,6 +3,7 @@ import { MatrixError, badJson, badRequest, invalidParam, missingParam, notFound 
 import { parseUserId } from '../matrix/ids.js';
 import { withTransaction, type Db } from '../storage/database.js';
 import type { ChangeCache } from '../storage/change-cache.js';
+import { isUniqueViolation } from '../storage/dialect.js';
 import * as identities from '../storage/stores/identities.js';
 import * as profiles from '../storage/stores/profiles.js';
 import * as users from '../storage/stores/users.js';
@@ -117,68 +118,82 @@ export class AdminUsersService {
       if (avatarUrl.length > 1000) throw badRequest('Avatar URL is too long (max 1000)');
     }
 
-    const existing = await users.getUser(this.db, userId);
-    if (!existing) await this.accounts.checkUsername(localpart);
-    else if (body.deactivated === false && existing.deactivated && (password === undefined || password === null) && this.canChangePassword()) {
-      throw badRequest('Must provide a password to re-activate an account.');
-    }
-    if (existing && typeof password === 'string' && !this.canChangePassword()) {
-      throw new MatrixError(403, 'M_FORBIDDEN', 'Password change disabled');
-    }
-    if (externalIds) {
-      for (const e of externalIds) {
-        const owner = await identities.findUserByExternalId(this.db, e.auth_provider!, e.external_id!);
-        if (owner !== undefined && owner !== userId) throw new MatrixError(409, 'M_UNKNOWN', 'External id is already in use.');
-      }
-    }
-    if (existing && body.admin === false && existing.admin && requester.userId === userId) {
-      throw badRequest('You may not demote yourself.');
-    }
-
     // bcrypt runs before the transaction: never hold the database while hashing.
     const hash = typeof password === 'string' ? await this.accounts.passwords.hash(password) : null;
     const now = Date.now();
 
-    const details = await withTransaction(this.db, async (tx) => {
+    // Concurrent requests may create the same user: the one that loses the insert race starts
+    // again and modifies the account the winner created (200 instead of 201), as a later request would.
+    for (let attempt = 1; ; attempt++) {
+      const existing = await users.getUser(this.db, userId);
       if (!existing) {
-        await this.accounts.insertAccountIn(
-          tx,
-          {
-            localpart,
-            password: null,
-            admin: body.admin === true,
-            userType: 'user_type' in body ? (body.user_type as string | null) : undefined,
-            displayname: typeof displayname === 'string' ? displayname : null,
-          },
-          hash,
-        );
-        for (const t of threepids ?? []) await identities.addThreepid(tx, userId, t.medium!, canonicalAddress(t.medium!, t.address!), now);
-        if (externalIds) await identities.replaceExternalIds(tx, userId, externalIds as never);
-        if (typeof avatarUrl === 'string') await profiles.setAvatarUrl(tx, userId, avatarUrl);
-      } else {
-        if (displayname !== undefined) {
-          await profiles.ensureProfile(tx, localpart, userId, null);
-          await profiles.setDisplayname(tx, userId, displayname === '' ? null : (displayname as string | null));
+        try {
+          await this.accounts.checkUsername(localpart);
+        } catch (e) {
+          // Created by a concurrent request since we looked: modify it instead.
+          if (attempt < 3 && e instanceof MatrixError && e.errcode === 'M_USER_IN_USE' && (await users.getUser(this.db, userId))) continue;
+          throw e;
         }
-        if (threepids) await this.replaceThreepids(tx, userId, threepids, now);
-        if (externalIds) await identities.replaceExternalIds(tx, userId, externalIds as never);
-        if (avatarUrl !== undefined) {
-          await profiles.ensureProfile(tx, localpart, userId, null);
-          await profiles.setAvatarUrl(tx, userId, avatarUrl === '' ? null : (avatarUrl as string | null));
-        }
-        if (isBool(body.admin) && body.admin !== Boolean(existing.admin)) await users.setAdmin(tx, userId, body.admin);
-        if (hash !== null) {
-          const except = requester.userId === userId ? { deviceId: requester.deviceId, tokenId: requester.tokenId } : undefined;
-          await this.accounts.setPasswordHashIn(tx, userId, hash, { logoutDevices: logoutDevices as boolean, except });
-        }
-        if (body.deactivated === true && !existing.deactivated) await this.accounts.deactivateIn(tx, userId, { erase: false });
-        if (body.deactivated === false && existing.deactivated) await this.accounts.reactivateIn(tx, userId);
-        if (isBool(body.locked) && body.locked !== Boolean(existing.locked)) await users.setLocked(tx, userId, body.locked);
-        if ('user_type' in body) await users.setUserType(tx, userId, (body.user_type as string | null) ?? null);
+      } else if (body.deactivated === false && existing.deactivated && (password === undefined || password === null) && this.canChangePassword()) {
+        throw badRequest('Must provide a password to re-activate an account.');
       }
-      return (await this.details(userId, tx))!;
-    });
-    return { created: !existing, details };
+      if (existing && typeof password === 'string' && !this.canChangePassword()) {
+        throw new MatrixError(403, 'M_FORBIDDEN', 'Password change disabled');
+      }
+      if (externalIds) {
+        for (const e of externalIds) {
+          const owner = await identities.findUserByExternalId(this.db, e.auth_provider!, e.external_id!);
+          if (owner !== undefined && owner !== userId) throw new MatrixError(409, 'M_UNKNOWN', 'External id is already in use.');
+        }
+      }
+      if (existing && body.admin === false && existing.admin && requester.userId === userId) {
+        throw badRequest('You may not demote yourself.');
+      }
+      try {
+        const details = await withTransaction(this.db, async (tx) => {
+          if (!existing) {
+            await this.accounts.insertAccountIn(
+              tx,
+              {
+                localpart,
+                password: null,
+                admin: body.admin === true,
+                userType: 'user_type' in body ? (body.user_type as string | null) : undefined,
+                displayname: typeof displayname === 'string' ? displayname : null,
+              },
+              hash,
+            );
+            for (const t of threepids ?? []) await identities.addThreepid(tx, userId, t.medium!, canonicalAddress(t.medium!, t.address!), now);
+            if (externalIds) await identities.replaceExternalIds(tx, userId, externalIds as never);
+            if (typeof avatarUrl === 'string') await profiles.setAvatarUrl(tx, userId, avatarUrl);
+          } else {
+            if (displayname !== undefined) {
+              await profiles.ensureProfile(tx, localpart, userId, null);
+              await profiles.setDisplayname(tx, userId, displayname === '' ? null : (displayname as string | null));
+            }
+            if (threepids) await this.replaceThreepids(tx, userId, threepids, now);
+            if (externalIds) await identities.replaceExternalIds(tx, userId, externalIds as never);
+            if (avatarUrl !== undefined) {
+              await profiles.ensureProfile(tx, localpart, userId, null);
+              await profiles.setAvatarUrl(tx, userId, avatarUrl === '' ? null : (avatarUrl as string | null));
+            }
+            if (isBool(body.admin) && body.admin !== Boolean(existing.admin)) await users.setAdmin(tx, userId, body.admin);
+            if (hash !== null) {
+              const except = requester.userId === userId ? { deviceId: requester.deviceId, tokenId: requester.tokenId } : undefined;
+              await this.accounts.setPasswordHashIn(tx, userId, hash, { logoutDevices: logoutDevices as boolean, except });
+            }
+            if (body.deactivated === true && !existing.deactivated) await this.accounts.deactivateIn(tx, userId, { erase: false });
+            if (body.deactivated === false && existing.deactivated) await this.accounts.reactivateIn(tx, userId);
+            if (isBool(body.locked) && body.locked !== Boolean(existing.locked)) await users.setLocked(tx, userId, body.locked);
+            if ('user_type' in body) await users.setUserType(tx, userId, (body.user_type as string | null) ?? null);
+          }
+          return (await this.details(userId, tx))!;
+        });
+        return { created: !existing, details };
+      } catch (e) {
+        if (existing || attempt >= 3 || !isUniqueViolation(e)) throw e;
+      }
+    }
   }
 
   private async replaceThreepids(tx: Db, userId: string, wanted: Array<Record<string, string>>, now: number): Promise<void> {

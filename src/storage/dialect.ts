@@ -22,6 +22,15 @@ export function isUniqueViolation(err: unknown): boolean {
   return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
 
+/**
+ * A SELECT that locks the rows it reads until the transaction ends, against concurrent writers
+ * (PostgreSQL FOR UPDATE). SQLite needs none: Axon's writes there run one transaction at a time,
+ * each taking the write lock at BEGIN IMMEDIATE.
+ */
+export function lockingRows<Q extends { forUpdate(): Q }>(db: Kysely<any>, query: Q): Q {
+  return dialectOf(db) === 'postgres' ? query.forUpdate() : query;
+}
+
 /** The engine behind a Kysely handle (the database or a transaction); stores receive only the handle. */
 export function dialectOf(db: Kysely<any>): DialectName {
   return db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';

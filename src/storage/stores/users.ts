@@ -1,5 +1,5 @@
 import type { Db } from '../database.js';
-import { dialectOf, fromJson, jsonArrayAgg, jsonObject, jsonRows, jsonSubquery } from '../dialect.js';
+import { dialectOf, fromJson, lockingRows, jsonArrayAgg, jsonObject, jsonRows, jsonSubquery } from '../dialect.js';
 import { prepared } from '../prepared.js';
 import type { UsersTable } from '../schema/tables.js';
 import type { Selectable } from 'kysely';
@@ -20,6 +20,15 @@ export interface NewUser {
 
 export async function getUser(db: Db, name: string): Promise<UserRow | undefined> {
   return db.selectFrom('users').selectAll().where('name', '=', name).executeTakeFirst();
+}
+
+/**
+ * The account's state inside a writing transaction, its row locked until the transaction ends:
+ * transactions that change a user's rows take this lock first, so they queue in one order
+ * (a login opening a session waits for a deactivation in progress, then sees it).
+ */
+export async function lockUser(tx: Db, name: string): Promise<Pick<UserRow, 'name' | 'deactivated' | 'locked'> | undefined> {
+  return lockingRows(tx, tx.selectFrom('users').select(['name', 'deactivated', 'locked']).where('name', '=', name)).executeTakeFirst();
 }
 
 /** Finds a user by name ignoring case (Synapse refuses registrations that clash this way). */
