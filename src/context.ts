@@ -96,7 +96,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     adminUsers: new AdminUsersService(db, config, accounts, new ChangeCache(storage.notifier, USER_VIEW_TABLES)),
     sharedSecret: new SharedSecretRegistration(config.registrationSharedSecret, accounts),
     logins: new LoginService(db, accounts),
-    uia: new UserInteractiveAuth(accounts),
+    uia: new UserInteractiveAuth(db, accounts),
     ratelimits: new RateLimits(db, config.rateLimits, config.serverName),
     clientIps,
     userList: new UserListService(db, storage.notifier),

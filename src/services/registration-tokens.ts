@@ -114,47 +114,25 @@ export class RegistrationTokensService {
 
   /**
    * The m.login.registration_token stage (spec §5.7; Synapse's checker): validates the token,
-   * reserves a use once per session, and refuses another token later in the same session.
+   * reserves a use once per session, and refuses another token later in the same session. The
+   * reservation is made in the transaction that records the stage, so concurrent requests of one
+   * session take a single use between them.
    */
   stage(): UiaStage {
-    // The session holds the token and the outcome of its reservation, so that concurrent
-    // requests of one session share a single reservation instead of taking one each.
-    const CLAIM = 'registration_token';
-    type Claim = { token: string; ok: Promise<boolean> };
     return {
-      check: async (auth, session) => {
+      check: async (auth, { previous, db }) => {
         if (!('token' in auth)) throw new MatrixError(400, 'M_MISSING_PARAM', 'Missing registration token');
         const token = auth.token;
         if (typeof token !== 'string') throw new MatrixError(400, 'M_INVALID_PARAM', 'Registration token must be a string');
         if (!('session' in auth)) throw new MatrixError(400, 'M_MISSING_PARAM', 'Missing UIA session');
-        for (;;) {
-          const prior = session.data.get(CLAIM) as Claim | undefined;
-          if (!prior) break;
-          const ok = await prior.ok.catch(() => false);
-          if (session.data.get(CLAIM) !== prior) continue; // another request replaced it meanwhile
-          if (!ok) {
-            session.data.delete(CLAIM);
-            break;
-          }
-          if (prior.token !== token) throw new MatrixError(400, 'M_INVALID_PARAM', 'Registration token has changed');
+        if (previous !== undefined) {
+          if (previous !== token) throw new MatrixError(400, 'M_INVALID_PARAM', 'Registration token has changed');
           return token;
         }
-        const claim: Claim = { token, ok: this.reserve(token) };
-        session.data.set(CLAIM, claim);
-        let ok: boolean;
-        try {
-          ok = await claim.ok;
-        } catch (e) {
-          if (session.data.get(CLAIM) === claim) session.data.delete(CLAIM);
-          throw e;
-        }
-        if (!ok) {
-          if (session.data.get(CLAIM) === claim) session.data.delete(CLAIM);
-          throw new MatrixError(401, 'M_UNAUTHORIZED', 'Invalid registration token');
-        }
+        if (!(await store.reserveUse(db, token, this.now()))) throw new MatrixError(401, 'M_UNAUTHORIZED', 'Invalid registration token');
         return token;
       },
-      release: (token) => this.release(token as string),
+      release: (db, token) => store.releaseUse(db, token as string),
     };
   }
 

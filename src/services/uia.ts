@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { MatrixError } from '../errors.js';
+import { MatrixError, forbidden } from '../errors.js';
+import { withTransaction, type Db } from '../storage/database.js';
+import { isUniqueViolation } from '../storage/dialect.js';
+import * as store from '../storage/stores/uia-sessions.js';
 import type { AccountsService } from './accounts.js';
 
 /** The flow for acting on one's own account: prove the password. */
@@ -9,66 +12,71 @@ export interface UiaFlow {
   stages: string[];
 }
 
-/** What a stage's validator sees of the session it runs in. */
-export interface UiaStageSession {
-  readonly id: string;
-  /** Server-side key/value data of the session; never sent to the client. */
-  readonly data: Map<string, unknown>;
+/** What a caller-defined stage sees of the session it runs in. */
+export interface UiaStageContext {
+  readonly sessionId: string;
+  /** The stage's result from an earlier completion in this session, if any. */
+  readonly previous: unknown;
+  /** The transaction that records this completion: reservations made through it commit with it. */
+  readonly db: Db;
 }
 
 /**
- * A stage validated by the caller (e.g. m.login.registration_token). `check` returns the stage's
- * result, or throws a MatrixError whose errcode and text are merged into the 401 so the client
- * can try again (Synapse answers 401 whatever the stage's own status).
+ * A stage validated by a registered checker (e.g. m.login.registration_token). `check` returns
+ * the stage's result, or throws a MatrixError whose errcode and text are merged into the 401 so
+ * the client can try again (Synapse answers 401 whatever the stage's own status). It runs inside a
+ * short transaction, so it must not do slow work (no hashing).
  */
 export interface UiaStage {
-  check(auth: Record<string, unknown>, session: UiaStageSession): Promise<unknown>;
+  check(auth: Record<string, unknown>, ctx: UiaStageContext): Promise<unknown>;
   /**
    * Undoes what a successful `check` reserved, when its session expires without the operation
-   * having been settled. Only meaningful with `retain: true`.
+   * having been settled (`settleIn`). Runs in the transaction that deletes the session.
    */
-  release?(result: unknown): Promise<void>;
+  release?(db: Db, result: unknown): Promise<void>;
+}
+
+/** The request a session is bound to: the one that started it. */
+export interface UiaRequest {
+  method: string;
+  /** The request path, without the query string (which may carry an access token). */
+  uri: string;
 }
 
 export interface UiaOptions {
-  /** Validators for stages beyond the built-in m.login.dummy and m.login.password. */
-  stages?: Record<string, UiaStage>;
-  /**
-   * Binds a session to one operation: a session started by another operation is refused (403),
-   * as Synapse refuses a session reused on another URI.
-   */
-  operation?: string;
+  request: UiaRequest;
+  /** Shown to nobody yet; stored as Synapse does ("remove a device from your account"). */
+  description?: string;
   /**
    * Keep the session once complete, so the operation can be retried with it if it fails (Synapse
-   * keeps every session until it expires). The caller calls `settle()` once the operation has
-   * consumed what the stages reserved. Default: the session is deleted on completion.
+   * keeps every session until it expires). Default: the session is consumed on completion.
    */
   retain?: boolean;
+  /**
+   * Let later requests change the parameters (Synapse's behaviour for every operation; Axon allows
+   * it only for registration, which authenticates nobody, so a client can pick another name after
+   * a clash). Otherwise a session completes only the exact request (body apart from `auth`) that
+   * started it.
+   */
+  paramsMayChange?: boolean;
+  /**
+   * Body fields that never enter the session in clear (a new password). They are bound by a bcrypt
+   * hash kept in the session's server data: a later request may omit them, not change them.
+   */
+  secretParams?: string[];
 }
 
 export interface UiaResult {
   sessionId: string;
   /**
-   * The client's parameters: this request's body without `auth`, or, when it sent nothing else,
-   * the ones an earlier request of the session sent (Synapse lets clients send them once).
+   * The client's parameters: this request's body without `auth` (and without secret params), or,
+   * when it sent nothing else, the ones an earlier request of the session sent.
    */
   params: Record<string, unknown>;
   /** The result of each completed stage. */
   results: ReadonlyMap<string, unknown>;
-  /** The session's server-side data (shared with the stages). */
-  data: Map<string, unknown>;
-}
-
-interface UiaSession {
-  id: string;
-  created: number;
-  operation: string;
-  /** Completed stage → its result, in completion order. */
-  completed: Map<string, unknown>;
-  data: Map<string, unknown>;
-  params: Record<string, unknown>;
-  /** Undo actions of completed stages, run if the session expires before `settle()`. */
-  releases: Array<() => Promise<void>>;
+  /** The session's server-side data. */
+  data: Record<string, unknown>;
 }
 
 /** The 401 that asks a client to (continue to) authenticate: flows, params, session, completed. */
@@ -91,75 +99,131 @@ export class UiaRequired extends MatrixError {
   }
 }
 
-const SESSION_TTL_MS = 24 * 60 * 60 * 1000;
+export const SESSION_TTL_MS = 24 * 60 * 60 * 1000;
+/** A settled stage's result, as Synapse marks a registration token whose use completed. */
+const SETTLED = 'true';
+const SECRET_PREFIX = 'secret_hash:';
+const SWEEP_BATCH = 100;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** JSON with object keys sorted, so two bodies compare equal whatever their key order. */
+function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (isObject(v)) {
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(v[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
+}
+
+/** The method and path (no query string) a UIA session is bound to, from a request. */
+export const uiaRequestOf = (req: { method: string; url: string }): UiaRequest => ({ method: req.method, uri: req.url.split('?')[0]! });
+
+const changed = () => new MatrixError(403, 'M_UNKNOWN', 'Requested operation has changed during the UI authentication session.');
+const unknownSession = (id: string) => new MatrixError(400, 'M_UNKNOWN', `Unknown session ID: ${id}`);
+
 /**
- * User-interactive authentication (spec §5.7) with in-memory sessions. Built-in stages:
- * m.login.dummy and m.login.password (the password of the user the request acts for); callers add
- * others through `UiaOptions.stages`. Sessions live for 24 hours; they do not survive a restart.
+ * User-interactive authentication (spec §5.7) with sessions in the database (Synapse's
+ * `ui_auth_sessions` and `ui_auth_sessions_credentials`), so they survive a restart and are shared
+ * by every process on the database. Built-in stages: m.login.dummy and m.login.password; others
+ * are registered with `registerStage`. Sessions live 24 hours; expired ones are swept (releasing
+ * what their unsettled stages reserved) by later requests.
  */
 export class UserInteractiveAuth {
-  private readonly sessions = new Map<string, UiaSession>();
+  private readonly stages = new Map<string, UiaStage>();
 
   constructor(
+    private readonly db: Db,
     private readonly accounts: AccountsService,
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** Makes a stage known: its checker, and its release for sessions that expire unsettled. */
+  registerStage(type: string, stage: UiaStage): void {
+    this.stages.set(type, stage);
+  }
+
   /**
    * Resolves when the body's `auth` completes one of `flows`; otherwise throws the 401 for the
-   * client to continue with. `userId` is who must prove their password for m.login.password.
+   * client to continue with. `userId` is who the request acts for: the m.login.password stage
+   * must prove that user's password (another user's correct password is 403, as in Synapse).
    */
-  async check(body: Record<string, unknown>, flows: UiaFlow[], userId?: string, opts: UiaOptions = {}): Promise<UiaResult> {
-    this.expireSessions();
-    const operation = opts.operation ?? '';
+  async check(body: Record<string, unknown>, flows: UiaFlow[], userId: string | undefined, opts: UiaOptions): Promise<UiaResult> {
+    await this.sweep();
     const auth = isObject(body.auth) ? body.auth : {};
-    const { auth: _auth, ...sent } = body;
+    const secrets = opts.secretParams ?? [];
+    const sent: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(body)) if (k !== 'auth' && !secrets.includes(k)) sent[k] = v;
 
-    let session: UiaSession;
-    if (typeof auth.session === 'string' && auth.session) {
-      const found = this.sessions.get(auth.session);
-      if (!found) throw new MatrixError(400, 'M_UNKNOWN', `Unknown session ID: ${auth.session}`);
-      if (found.operation !== operation) {
-        throw new MatrixError(403, 'M_UNKNOWN', 'Requested operation has changed during the UI authentication session.');
+    const sessionId = typeof auth.session === 'string' && auth.session ? auth.session : undefined;
+    let params: Record<string, unknown>;
+    let data: Record<string, unknown>;
+    let id: string;
+    if (sessionId !== undefined) {
+      const row = await store.getSession(this.db, sessionId);
+      if (!row || this.expired(row.creation_time)) throw unknownSession(sessionId);
+      if (row.method !== opts.request.method || row.uri !== opts.request.uri) throw changed();
+      id = sessionId;
+      data = JSON.parse(row.serverdict) as Record<string, unknown>;
+      const stored = JSON.parse(row.clientdict) as Record<string, unknown>;
+      if (Object.keys(sent).length === 0) {
+        // A request that carries only `auth` continues with the parameters given earlier.
+        params = stored;
+      } else if (canonicalJson(sent) === canonicalJson(stored)) {
+        params = sent;
+      } else {
+        if (!opts.paramsMayChange) throw changed();
+        params = sent;
+        await store.setClientdict(this.db, id, JSON.stringify(sent));
       }
-      session = found;
-      // A request that carries only `auth` continues with the parameters given earlier.
-      if (Object.keys(sent).length > 0) session.params = sent;
+      await this.checkSecrets(body, secrets, data);
     } else {
-      session = {
-        id: randomBytes(18).toString('base64url'),
-        created: this.now(),
-        operation,
-        completed: new Map(),
-        data: new Map(),
-        params: sent,
-        releases: [],
-      };
-      this.sessions.set(session.id, session);
+      id = randomBytes(18).toString('base64url');
+      params = sent;
+      data = {};
+      for (const k of secrets) {
+        if (typeof body[k] === 'string') data[SECRET_PREFIX + k] = await this.accounts.passwords.hash(body[k]);
+      }
+      await store.insertSession(this.db, {
+        session_id: id,
+        creation_time: this.now(),
+        serverdict: JSON.stringify(data),
+        clientdict: JSON.stringify(sent),
+        uri: opts.request.uri,
+        method: opts.request.method,
+        description: opts.description ?? '',
+      });
     }
 
-    const flowsBody = { flows, params: {}, session: session.id };
+    const flowsBody = { flows, params: {}, session: id };
     // Without an `auth` dict Synapse answers the bare flows, without `completed`.
     if (Object.keys(auth).length === 0) throw new UiaRequired(flowsBody);
 
     let failure: MatrixError | undefined;
     if (typeof auth.type === 'string') {
       try {
-        await this.runStage(auth.type, auth, session, flows, userId, opts);
+        await this.runStage(auth.type, auth, id, flows, userId);
       } catch (e) {
         if (!(e instanceof MatrixError)) throw e;
         failure = e;
       }
     }
-    const done = flows.some((f) => f.stages.every((s) => session.completed.has(s)));
+    const completed = new Map((await store.listCredentials(this.db, id)).map((c) => [c.stage_type, JSON.parse(c.result) as unknown]));
+    const done = flows.some((f) => f.stages.every((s) => completed.has(s)));
     if (done && !failure) {
-      if (!opts.retain) this.sessions.delete(session.id);
-      return { sessionId: session.id, params: session.params, results: session.completed, data: session.data };
+      // The password proven must be that of the user the request acts for (Synapse: "Invalid auth").
+      if (userId !== undefined && completed.has('m.login.password') && completed.get('m.login.password') !== userId) {
+        throw forbidden('Invalid auth');
+      }
+      // A consumed session completes one request only, even when two race with it.
+      if (!opts.retain && (await withTransaction(this.db, (tx) => store.deleteSession(tx, id))) === undefined) throw unknownSession(id);
+      return { sessionId: id, params, results: completed, data };
     }
-    const body401 = { ...flowsBody, completed: [...session.completed.keys()] };
+    const order = flows.flatMap((f) => f.stages);
+    const body401 = { ...flowsBody, completed: [...completed.keys()].sort((a, b) => order.indexOf(a) - order.indexOf(b)) };
     if (!failure) throw new UiaRequired(body401);
     const { errcode: _c, error: _e, ...extra } = failure.toJSON();
     throw new UiaRequired(body401, failure.errcode, failure.message, extra);
@@ -172,58 +236,107 @@ export class UserInteractiveAuth {
   }
 
   /** The server-side data of a live session (e.g. read before `check`, or after a 401). */
-  sessionData(sessionId: string | undefined): Map<string, unknown> | undefined {
-    return sessionId === undefined ? undefined : this.sessions.get(sessionId)?.data;
+  async sessionData(sessionId: string | undefined): Promise<Record<string, unknown> | undefined> {
+    if (sessionId === undefined) return undefined;
+    const row = await store.getSession(this.db, sessionId);
+    return row && !this.expired(row.creation_time) ? (JSON.parse(row.serverdict) as Record<string, unknown>) : undefined;
   }
 
-  /** The operation has consumed what the session's stages reserved: nothing to undo on expiry. */
-  settle(sessionId: string): void {
-    const s = this.sessions.get(sessionId);
-    if (s) s.releases = [];
+  /** Sets one key of a session's server-side data (in the caller's transaction when given). */
+  async setSessionData(sessionId: string, key: string, value: unknown, db: Db = this.db): Promise<void> {
+    const row = await store.getSession(db, sessionId);
+    if (!row) throw unknownSession(sessionId);
+    const data = JSON.parse(row.serverdict) as Record<string, unknown>;
+    data[key] = value;
+    await store.setServerdict(db, sessionId, JSON.stringify(data));
   }
 
-  private async runStage(stage: string, auth: Record<string, unknown>, session: UiaSession, flows: UiaFlow[], userId: string | undefined, opts: UiaOptions) {
+  /**
+   * The operation has consumed what the session's stages reserved, in the operation's own
+   * transaction: nothing is released when the session expires.
+   */
+  async settleIn(tx: Db, sessionId: string): Promise<void> {
+    const releasable = [...this.stages].filter(([, s]) => s.release).map(([t]) => t);
+    await store.setCredentialResults(tx, sessionId, releasable, SETTLED);
+  }
+
+  private expired(creationTime: number): boolean {
+    return this.now() - Number(creationTime) > SESSION_TTL_MS;
+  }
+
+  private async checkSecrets(body: Record<string, unknown>, secrets: string[], data: Record<string, unknown>): Promise<void> {
+    for (const k of secrets) {
+      if (body[k] === undefined) continue;
+      const hash = data[SECRET_PREFIX + k];
+      if (typeof body[k] !== 'string' || typeof hash !== 'string' || !(await this.accounts.passwords.verify(body[k], hash))) throw changed();
+    }
+  }
+
+  private async runStage(stage: string, auth: Record<string, unknown>, sessionId: string, flows: UiaFlow[], userId: string | undefined): Promise<void> {
     const unrecognised = () => new MatrixError(401, 'M_UNRECOGNIZED', `Unrecognised login type ${stage}`);
     if (!flows.some((f) => f.stages.includes(stage))) throw unrecognised();
-    const custom = opts.stages?.[stage];
-    let result: unknown;
+    const custom = this.stages.get(stage);
     if (custom) {
-      result = await custom.check(auth, { id: session.id, data: session.data });
-    } else if (stage === 'm.login.dummy') {
+      // Two requests of one session may complete the stage at once: the credential's unique key
+      // lets one win; the other rolls back what it reserved and sees the winner's result.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await withTransaction(this.db, async (tx) => {
+            const prior = await store.getCredential(tx, sessionId, stage);
+            const previous = prior === undefined ? undefined : (JSON.parse(prior) as unknown);
+            const result = JSON.stringify((await custom.check(auth, { sessionId, previous, db: tx })) ?? null);
+            if (prior === undefined) await store.insertCredential(tx, sessionId, stage, result);
+            else if (prior !== result) await store.upsertCredential(tx, sessionId, stage, result);
+          });
+          return;
+        } catch (e) {
+          if (attempt > 0 || !isUniqueViolation(e)) throw e;
+        }
+      }
+    }
+    let result: unknown;
+    if (stage === 'm.login.dummy') {
       result = true;
     } else if (stage === 'm.login.password') {
-      if (!(await this.checkPasswordStage(auth, userId))) throw new MatrixError(401, 'M_FORBIDDEN', 'Invalid username or password');
-      result = userId;
+      // bcrypt runs outside any transaction.
+      result = await this.checkPasswordStage(auth, userId);
+      if (result === null) throw new MatrixError(401, 'M_FORBIDDEN', 'Invalid username or password');
     } else {
       throw unrecognised();
     }
-    if (session.completed.has(stage)) return;
-    session.completed.set(stage, result);
-    if (custom?.release) {
-      const release = custom.release.bind(custom);
-      session.releases.push(() => release(result));
+    await store.upsertCredential(this.db, sessionId, stage, JSON.stringify(result));
+  }
+
+  /** Drops expired sessions, releasing what their unsettled stages reserved. */
+  private async sweep(): Promise<void> {
+    try {
+      const ids = await store.expiredSessionIds(this.db, this.now() - SESSION_TTL_MS, SWEEP_BATCH);
+      for (const id of ids) {
+        await withTransaction(this.db, async (tx) => {
+          // Whoever deletes the rows releases; a concurrent sweep finds nothing left.
+          for (const c of (await store.deleteSession(tx, id)) ?? []) {
+            const release = this.stages.get(c.stage_type)?.release;
+            if (release && c.result !== SETTLED) await release.call(this.stages.get(c.stage_type), tx, JSON.parse(c.result) as unknown);
+          }
+        });
+      }
+    } catch {
+      // Best effort: a failed sweep must not fail the unrelated request that ran it; the next retries.
     }
   }
 
-  /** Drops expired sessions, undoing what their unfinished stages reserved. */
-  private expireSessions(): void {
-    const now = this.now();
-    for (const [id, s] of this.sessions) {
-      if (now - s.created <= SESSION_TTL_MS) continue;
-      this.sessions.delete(id);
-      // Best effort: a failed undo must not fail the unrelated request that triggered the sweep.
-      for (const release of s.releases) void release().catch(() => {});
-    }
-  }
-
-  private async checkPasswordStage(auth: Record<string, unknown>, userId: string | undefined): Promise<boolean> {
-    if (!userId || typeof auth.password !== 'string') return false;
+  /** The canonical ID of the user whose password `auth` proves (the named user, else `userId`), or null. */
+  private async checkPasswordStage(auth: Record<string, unknown>, userId: string | undefined): Promise<string | null> {
+    if (typeof auth.password !== 'string') return null;
     const identifier = auth.identifier as Record<string, unknown> | undefined;
     const named = typeof identifier?.user === 'string' ? identifier.user : typeof auth.user === 'string' ? auth.user : undefined;
-    if (named !== undefined) {
-      const full = named.startsWith('@') ? named : this.accounts.userId(named);
-      if (full.toLowerCase() !== userId.toLowerCase()) return false;
+    const target = named === undefined ? userId : named.startsWith('@') ? named : this.accounts.userId(named);
+    if (!target) return null;
+    try {
+      return await this.accounts.checkPassword(target, auth.password);
+    } catch (e) {
+      if (e instanceof MatrixError) return null; // a malformed user ID proves nothing
+      throw e;
     }
-    return (await this.accounts.checkPassword(userId, auth.password)) !== null;
   }
 }

@@ -149,14 +149,15 @@ describe('Client API: devices', () => {
     expect(res.status).toBe(200);
   });
 
-  it('DELETE by a user whose password is asked for another user fails UIA', async () => {
+  it('DELETE authenticated with another user\'s correct password is 403 M_FORBIDDEN and deletes nothing', async () => {
     const d = await loginWithDevice('alice', alice.password);
     const bob = await s.registerUser('bob3');
     const res = await s.request('DELETE', `${V3}/devices/${d.device_id}`, {
       token: alice.accessToken,
       body: { auth: { type: 'm.login.password', identifier: { type: 'm.id.user', user: 'bob3' }, password: bob.password } },
     });
-    expect(res.status).toBe(401);
+    expect(res.status).toBe(403);
+    expect(res.body).toEqual({ errcode: 'M_FORBIDDEN', error: 'Invalid auth' });
     expect((await whoami(d.access_token)).status).toBe(200);
   });
 
@@ -173,7 +174,7 @@ describe('Client API: devices', () => {
     const notStrings = await s.request('POST', `${V3}/delete_devices`, { token: alice.accessToken, body: { devices: [1] } });
     expect(notStrings.status).toBe(400);
 
-    const first = await s.request('POST', `${V3}/delete_devices`, { token: alice.accessToken, body: { devices: [a.device_id, b.device_id] } });
+    const first = await s.request('POST', `${V3}/delete_devices`, { token: alice.accessToken, body: { devices: [a.device_id, b.device_id, 'UNKNOWNDEV'] } });
     expect(first.status).toBe(401);
     expect(first.body.flows).toEqual([{ stages: ['m.login.password'] }]);
     expect((await whoami(a.access_token)).status).toBe(200);

@@ -1,24 +1,34 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AccountsService } from '../../src/services/accounts.js';
 import { UiaRequired, UserInteractiveAuth, type UiaStage } from '../../src/services/uia.js';
+import { startServer, type TestServer } from '../harness/server.js';
 
 // Session lifetime of caller-defined stages: what a stage reserved is given back when its session
-// expires unfinished (how a registration token's `pending` use returns), never after settle().
+// expires unfinished (how a registration token's `pending` use returns), never after settleIn().
 describe('UIA sessions with releasable stages', () => {
   const DAY = 24 * 60 * 60 * 1000;
+  // Sessions live in the database: a real one, on the engine under test.
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startServer();
+  });
+  afterAll(async () => s?.close());
   const flows = [{ stages: ['test.reserve', 'm.login.dummy'] }];
 
   function setup() {
-    let now = 1_000_000;
+    // Far in the future, so these sessions never meet the server's own (real-clock) ones.
+    let now = Date.now() + 1000 * DAY;
     const released: unknown[] = [];
     const stage: UiaStage = {
       check: async (auth) => `reserved:${String(auth.tag)}`,
-      release: async (result) => {
+      release: async (_db, result) => {
         released.push(result);
       },
     };
-    const uia = new UserInteractiveAuth({} as AccountsService, () => now);
-    const opts = { stages: { 'test.reserve': stage }, retain: true, operation: 'test' };
+    const uia = new UserInteractiveAuth(s.ctx.storage.db, {} as AccountsService, () => now);
+    uia.registerStage('test.reserve', stage);
+    const request = { method: 'POST', uri: '/test' };
+    const opts = { retain: true, request };
     const call = async (auth: Record<string, unknown>) => {
       try {
         return await uia.check({ auth }, flows, undefined, opts);
@@ -46,7 +56,7 @@ describe('UIA sessions with releasable stages', () => {
     await t.begin(); // any later request sweeps
     await Promise.resolve();
     expect(t.released).toEqual(['reserved:a']);
-    await expect(t.uia.check({ auth: { type: 'm.login.dummy', session } }, flows, undefined, { operation: 'test' })).rejects.toMatchObject({
+    await expect(t.uia.check({ auth: { type: 'm.login.dummy', session } }, flows, undefined, { request: { method: 'POST', uri: '/test' } })).rejects.toMatchObject({
       status: 400,
       message: `Unknown session ID: ${session}`,
     });
@@ -71,7 +81,7 @@ describe('UIA sessions with releasable stages', () => {
     expect(done).not.toBeInstanceOf(UiaRequired);
     if (done instanceof UiaRequired) return;
     expect(done.results.get('test.reserve')).toBe('reserved:b');
-    t.uia.settle(done.sessionId);
+    await t.uia.settleIn(s.ctx.storage.db, done.sessionId);
     // A retained session still answers as complete until it expires.
     expect(await t.call({ type: 'm.login.dummy', session })).not.toBeInstanceOf(UiaRequired);
     t.advance(DAY + 1);

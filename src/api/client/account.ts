@@ -1,5 +1,5 @@
 import type { Context } from '../../context.js';
-import { PASSWORD_FLOW } from '../../services/uia.js';
+import { PASSWORD_FLOW, uiaRequestOf } from '../../services/uia.js';
 import { badJson, forbidden, missingParam } from '../../errors.js';
 import { jsonObject } from '../../http/body.js';
 import { clientPaths, requesterOf, type RouteDef } from '../../http/route.js';
@@ -32,7 +32,12 @@ export const accountRoutes = (ctx: Context): RouteDef[] => {
         const logoutDevices = body.logout_devices ?? true;
         if (typeof logoutDevices !== 'boolean') throw badJson('logout_devices must be a boolean');
         if (typeof newPassword === 'string') accounts.passwords.checkPolicy(newPassword);
-        await uia.check(body, PASSWORD_FLOW, r.userId);
+        // The new password never enters the session in clear; a later request may not change it.
+        await uia.check(body, PASSWORD_FLOW, r.userId, {
+          request: uiaRequestOf(req),
+          description: 'modify your account password',
+          secretParams: ['new_password'],
+        });
         if (typeof newPassword !== 'string' || newPassword === '') throw missingParam('Missing params: password');
         await accounts.setPassword(r.userId, newPassword, { logoutDevices, except: { deviceId: r.deviceId, tokenId: r.tokenId } });
         return {};
@@ -47,7 +52,7 @@ export const accountRoutes = (ctx: Context): RouteDef[] => {
         const body = jsonObject(req);
         const erase = body.erase ?? false;
         if (typeof erase !== 'boolean') throw badJson("Param 'erase' must be a boolean, if given");
-        await uia.check(body, PASSWORD_FLOW, r.userId);
+        await uia.check(body, PASSWORD_FLOW, r.userId, { request: uiaRequestOf(req), description: 'deactivate your account' });
         await accounts.deactivate(r.userId, { erase });
         return { id_server_unbind_result: 'success' };
       },

@@ -1,5 +1,5 @@
 import type { Context } from '../../context.js';
-import { PASSWORD_FLOW } from '../../services/uia.js';
+import { PASSWORD_FLOW, uiaRequestOf } from '../../services/uia.js';
 import { MatrixError, badJson } from '../../errors.js';
 import { jsonObject, type JsonObject } from '../../http/body.js';
 import { clientPaths, requesterOf, type RouteDef } from '../../http/route.js';
@@ -87,7 +87,7 @@ export const deviceRoutes = (ctx: Context): RouteDef[] => {
         const { deviceId } = req.params as { deviceId: string };
         const body = optionalBody(req);
         checkAuthField(body, 'DeleteBody');
-        await uia.check(body, PASSWORD_FLOW, r.userId);
+        await uia.check(body, PASSWORD_FLOW, r.userId, { request: uiaRequestOf(req), description: 'remove a device from your account' });
         await devices.delete(r.userId, [deviceId]);
         return {};
       },
@@ -106,7 +106,7 @@ export const deviceRoutes = (ctx: Context): RouteDef[] => {
         if (!Array.isArray(ids)) throw pydanticError('PostBody', 'devices', 'value is not a valid list', 'type_error.list');
         const bad = ids.findIndex((d) => typeof d !== 'string');
         if (bad >= 0) throw pydanticError('PostBody', `devices -> ${bad}`, 'str type expected', 'type_error.str');
-        await uia.check(body, PASSWORD_FLOW, r.userId);
+        await uia.check(body, PASSWORD_FLOW, r.userId, { request: uiaRequestOf(req), description: 'remove device(s) from your account' });
         await devices.delete(r.userId, ids as string[]);
         return {};
       },

@@ -5,7 +5,7 @@ import { queryString } from '../../http/query.js';
 import { clientPaths, type RouteDef } from '../../http/route.js';
 import { randomLetters } from '../../matrix/access-token.js';
 import { REGISTRATION_TOKEN_STAGE } from '../../services/registration-tokens.js';
-import { UiaRequired, type UiaFlow, type UiaOptions } from '../../services/uia.js';
+import { UiaRequired, uiaRequestOf, type UiaFlow } from '../../services/uia.js';
 
 // Server-side data a registration keeps in its UIA session (as Synapse's UIAuthSessionDataConstants).
 const PASSWORD_HASH = 'password_hash';
@@ -24,13 +24,8 @@ export const registerRoutes = (ctx: Context): RouteDef[] => {
 
   // Synapse's flows without 3PIDs: dummy, with the token stage prepended when tokens are required.
   const flows: UiaFlow[] = [{ stages: cfg.registrationRequiresToken ? [REGISTRATION_TOKEN_STAGE, 'm.login.dummy'] : ['m.login.dummy'] }];
-  // Sessions are retained after completion: a failed registration (name taken meanwhile) can be
-  // retried with the same session without spending the token again, as in Synapse.
-  const uiaOptions: UiaOptions = {
-    operation: 'register',
-    retain: true,
-    stages: cfg.registrationRequiresToken ? { [REGISTRATION_TOKEN_STAGE]: tokens.stage() } : {},
-  };
+  // Known whatever the config: sessions from a run that required tokens are still released on expiry.
+  uia.registerStage(REGISTRATION_TOKEN_STAGE, tokens.stage());
 
   return [
     {
@@ -56,19 +51,27 @@ export const registerRoutes = (ctx: Context): RouteDef[] => {
         if ('initial_device_display_name' in clientBody && password === null) delete clientBody.initial_device_display_name;
         if (body.device_id !== undefined && body.device_id !== null && typeof body.device_id !== 'string') throw badJson('device_id must be a string');
 
-        const earlier = uia.sessionData(uia.sessionIdOf(body));
-        const registeredUserId = earlier?.get(REGISTERED_USER_ID) as string | undefined;
-        let passwordHash = earlier?.get(PASSWORD_HASH) as string | undefined;
+        const earlier = await uia.sessionData(uia.sessionIdOf(body));
+        const registeredUserId = earlier?.[REGISTERED_USER_ID] as string | undefined;
+        let passwordHash = earlier?.[PASSWORD_HASH] as string | undefined;
         if (desired !== undefined && accounts.userId(desired) !== registeredUserId) await accounts.checkUsername(desired);
 
         let result;
         try {
-          result = await uia.check(clientBody, flows, undefined, uiaOptions);
+          // Retained after completion: a failed registration (name taken meanwhile) can be retried
+          // with the same session without spending the token again, and under another name (the
+          // parameters may change: the session authenticates nobody), as in Synapse.
+          result = await uia.check(clientBody, flows, undefined, {
+            request: uiaRequestOf(req),
+            description: 'register a new account',
+            retain: true,
+            paramsMayChange: true,
+          });
         } catch (e) {
           // The client need not send the password again in later requests of the session.
           if (e instanceof UiaRequired && password !== null && passwordHash === undefined) {
             const hash = await accounts.passwords.hash(password);
-            uia.sessionData(e.sessionId)?.set(PASSWORD_HASH, hash);
+            await uia.setSessionData(e.sessionId, PASSWORD_HASH, hash);
           }
           throw e;
         }
@@ -90,20 +93,25 @@ export const registerRoutes = (ctx: Context): RouteDef[] => {
           if (stored !== undefined && desired === undefined) await accounts.checkUsername(stored);
           const token = result.results.get(REGISTRATION_TOKEN_STAGE) as string | undefined;
           ctx.services.ratelimits.registration.ratelimit(req.ip);
+          const localpart = stored ?? randomLetters(12).toLowerCase();
+          const sessionId = result.sessionId;
           const registered = await accounts.register({
-            localpart: stored ?? randomLetters(12).toLowerCase(),
+            localpart,
             password: null,
             passwordHash,
             inhibitLogin,
             deviceId,
             initialDeviceDisplayName: displayName,
-            // The token's use completes in the account's own transaction.
-            alsoIn: token === undefined ? undefined : (tx) => tokens.completeIn(tx, token),
+            // The token's use completes, and the session records its account, in the account's own
+            // transaction: a crash cannot leave a use both spent and released on expiry.
+            alsoIn: async (tx) => {
+              if (typeof token === 'string') await tokens.completeIn(tx, token);
+              await uia.setSessionData(sessionId, REGISTERED_USER_ID, accounts.userId(localpart), tx);
+              await uia.settleIn(tx, sessionId);
+            },
           });
           userId = registered.userId;
           session = registered.session;
-          result.data.set(REGISTERED_USER_ID, userId);
-          uia.settle(result.sessionId);
         }
         return {
           user_id: userId,

@@ -4,6 +4,7 @@ import * as m001 from './001-accounts.js';
 import * as m002 from './002-user-admin.js';
 import * as m003 from './003-user-search.js';
 import * as m004 from './004-change-capture.js';
+import * as m005 from './005-uia-sessions-nonces.js';
 
 type Step = { up(db: Kysely<unknown>, dialect: DialectName): Promise<void> };
 
@@ -12,8 +13,9 @@ const STEPS: Record<string, Step> = {
   '001-accounts': m001,
   '002-user-admin': m002,
   '003-user-search': m003,
-};
   '004-change-capture': m004,
+  '005-uia-sessions-nonces': m005,
+};
 
 /** Applies pending migrations; the applied versions are recorded in `schema_migrations`. */
 export async function migrate(db: Kysely<any>, dialect: DialectName): Promise<void> {
