@@ -60,8 +60,13 @@ export class AuthService {
     return row;
   }
 
-  /** Validates a token and the account behind it, in Synapse's order of checks. */
+  /**
+   * Validates a token and the account behind it, in Synapse's order of checks. First waits for
+   * every change committed before the request arrived to reach the caches, so this request and
+   * the cached reads it makes afterwards see the database at least as it was then.
+   */
   async authenticate(token: string, opts: { allowGuest?: boolean; allowExpired?: boolean } = {}): Promise<Requester> {
+    await this.opts.cache?.sync();
     const row = await this.lookup(token);
     if (!row || row.deactivated) {
       throw new MatrixError(401, 'M_UNKNOWN_TOKEN', 'Invalid access token passed.', { soft_logout: false });

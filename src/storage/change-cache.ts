@@ -28,6 +28,11 @@ export class ChangeCache<V> {
     });
   }
 
+  /** Waits for changes committed before now to arrive (once per request; see Notifier.sync). */
+  sync(): Promise<void> {
+    return this.notifier.sync();
+  }
+
   /** The epoch to read under, or null when the cache must not be used now. Call before reading. */
   begin(): number | null {
     return this.notifier.fresh() ? this.epoch : null;

@@ -56,6 +56,12 @@ export class Notifier {
    * no trustworthy change signal (PostgreSQL's listening connection down): caches then read fresh.
    */
   probe: () => boolean = () => true;
+  /**
+   * Set by the engine: resolves once every change committed before the call has been delivered
+   * (PostgreSQL: a round trip on the listening connection, which receives pending notifications
+   * before the answer). Nothing to wait for where `probe` sees everything (SQLite).
+   */
+  fence: () => Promise<void> = async () => {};
 
   /** Subscribes to topics; returns the unsubscribe function. */
   subscribe(topics: readonly string[], fn: Listener): () => void {
@@ -92,6 +98,16 @@ export class Notifier {
   /** See `probe`. Call before trusting a cached read. */
   fresh(): boolean {
     return this.probe();
+  }
+
+  /**
+   * Waits until every change committed before now has been delivered, so that what a request
+   * reads from caches afterwards is at least as new as the database was when it arrived (an
+   * operator's UPDATE is seen by the very next request). Call once at the start of a request.
+   */
+  async sync(): Promise<void> {
+    await this.fence();
+    this.probe();
   }
 
   useTransport(t: Transport): void {

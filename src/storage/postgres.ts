@@ -80,6 +80,36 @@ export class PgEngine {
     // An idle client losing its connection must not crash the process.
     this.pool.on('error', () => {});
     notifier.probe = () => this.listening;
+    notifier.fence = () => this.fence();
+  }
+
+  private fenceInFlight: Promise<void> | null = null;
+  private fenceNext: Promise<void> | null = null;
+
+  /**
+   * A round trip on the listening connection. PostgreSQL signals listening sessions before it
+   * acknowledges a commit, and a session sends the notifications it has pending before it answers
+   * its next query; so once `SELECT 1` is answered there, every commit that finished before it was
+   * sent has been delivered. Callers arriving while one is in flight share the next one (a fence
+   * sent before they arrived proves nothing to them): at most one fence per round trip.
+   */
+  private fence(): Promise<void> {
+    if (this.fenceNext) return this.fenceNext;
+    const send = (): Promise<void> => {
+      const l = this.listener;
+      const p = (this.listening && l ? l.query('SELECT 1').then(() => {}) : Promise.resolve()).catch(() => {});
+      this.fenceInFlight = p.finally(() => {
+        if (this.fenceInFlight === q) this.fenceInFlight = null;
+      });
+      const q = this.fenceInFlight;
+      return q;
+    };
+    if (!this.fenceInFlight) return send();
+    this.fenceNext = this.fenceInFlight.then(() => {
+      this.fenceNext = null;
+      return send();
+    });
+    return this.fenceNext;
   }
 
   /** Runs one statement; parameterised texts become named prepared statements (the first 500). */

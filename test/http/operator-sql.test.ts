@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireTool, runCommand } from '../harness/cli.js';
-import { startServer, type TestServer, type TestUser } from '../harness/server.js';
+import { runSql, startServer, type TestServer, type TestUser } from '../harness/server.js';
 
 // Synapse's documented recipe, typed into the real database shells while the server runs
 // (catalogue §19; Synapse 1.94 response 30_bob_sqlite_promotion: effective on the next request).
@@ -75,4 +75,19 @@ describe('operator SQL through sqlite3 / psql', () => {
     expect(res.body).toMatchObject({ name: '@bar:localhost', admin: false, deactivated: false });
     expect((await shell(DEMOTE)).code).toBe(0);
   });
+
+  it('in a loop, with lookups cached in between: each change is seen by the very next request', async () => {
+    // Warm every cache (token, user view, list) before each change, then change the flag from
+    // the shell and from another connection in turn, 30 times.
+    for (let i = 0; i < 30; i++) {
+      const promote = i % 2 === 0;
+      for (let j = 0; j < 3; j++) expect((await adminCall()).status).toBe(promote ? 403 : 200);
+      const statement = promote ? PROMOTE : DEMOTE;
+      if (i % 3 === 0) expect((await shell(statement)).code).toBe(0);
+      else await runSql(s, statement);
+      const next = await adminCall();
+      expect({ i, status: next.status }).toEqual({ i, status: promote ? 200 : 403 });
+      if (promote) expect(next.body.admin).toBe(true);
+    }
+  }, 60_000);
 });
