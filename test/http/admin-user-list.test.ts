@@ -192,17 +192,17 @@ describe('GET /_synapse/admin/v2/users', () => {
     expect(u01).toEqual({
       name: '@u01:localhost',
       user_type: null,
-      is_guest: 0,
-      admin: 0,
-      deactivated: 0,
-      shadow_banned: 0,
+      is_guest: false,
+      admin: false,
+      deactivated: false,
+      shadow_banned: false,
       displayname: 'delta',
       avatar_url: 'mxc://localhost/b',
       creation_ts: 1_000_000,
       approved: true,
       erased: false,
       last_seen_ts: 5000,
-      locked: 0,
+      locked: false,
     });
     expect(res.body.total).toBe(filtered(all).length);
     expect(res.body).not.toHaveProperty('next_token');
@@ -211,10 +211,15 @@ describe('GET /_synapse/admin/v2/users', () => {
   it('maps each column: guest, shadow-ban, no profile, user_ips fallback, devices first, approved false, erased, locked', async () => {
     const res = await get('limit=100&deactivated=true&locked=true');
     const by = Object.fromEntries((res.body.users as Array<Record<string, unknown>>).map((u) => [u.name, u]));
-    expect(by['@u02:localhost']).toMatchObject({ is_guest: 1, shadow_banned: 1, displayname: null, avatar_url: null, last_seen_ts: 7000 });
-    expect(by['@u03:localhost']).toMatchObject({ admin: 1, user_type: 'bot', creation_ts: null, shadow_banned: 0, last_seen_ts: 3000 });
-    expect(by['@u04:localhost']).toMatchObject({ deactivated: 1, erased: true, user_type: 'support' });
-    expect(by['@u05:localhost']).toMatchObject({ locked: 1, creation_ts: 3_000_000 });
+    // Every flag is a JSON boolean on both engines (Synapse 1.94 sent 0/1; current Synapse, its docs
+    // and Ketesa's Locked column expect booleans).
+    expect(by['@u02:localhost']).toMatchObject({ is_guest: true, shadow_banned: true, displayname: null, avatar_url: null, last_seen_ts: 7000 });
+    expect(by['@u03:localhost']).toMatchObject({ admin: true, user_type: 'bot', creation_ts: null, shadow_banned: false, last_seen_ts: 3000 });
+    expect(by['@u04:localhost']).toMatchObject({ deactivated: true, erased: true, user_type: 'support' });
+    expect(by['@u05:localhost']).toMatchObject({ locked: true, creation_ts: 3_000_000 });
+    for (const u of Object.values(by)) {
+      for (const k of ['is_guest', 'admin', 'deactivated', 'shadow_banned', 'erased', 'locked', 'approved']) expect(typeof u[k], `${String(u.name)} ${k}`).toBe('boolean');
+    }
     expect(by['@u06:localhost']).toMatchObject({ approved: false });
     expect(by['@u08:localhost']).toMatchObject({ last_seen_ts: 100, displayname: '100% real' });
     expect(res.body.total).toBe(all.length);

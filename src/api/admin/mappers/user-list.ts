@@ -1,12 +1,14 @@
 import type { UserListPage, UserListRow } from '../../../services/user-list.js';
 
-const flag = (v: unknown) => (v ? 1 : 0);
+// SMALLINT 0/1 on both engines, BOOLEAN (or NULL) for the newer columns: all become JSON booleans.
+const flag = (v: unknown) => Boolean(v);
 
 /**
- * One entry of GET /_synapse/admin/v2/users in Synapse 1.94's field order and types (response
- * 07): the flags are 0/1 integers, `erased` a boolean, `creation_ts` in **milliseconds**.
- * `approved` (emitted by later Synapse whether or not MSC3866 is on, catalogue §3.1) is true
- * unless the column says false.
+ * One entry of GET /_synapse/admin/v2/users in Synapse 1.94's field order, with current Synapse's
+ * types: every flag a JSON boolean (1.94 answered 0/1 for is_guest, admin, deactivated,
+ * shadow_banned and locked, response 07; its docs and later releases say bool, and Ketesa reads
+ * `locked` only as a boolean), `creation_ts` in **milliseconds**. `approved` (emitted by later
+ * Synapse whether or not MSC3866 is on, catalogue §3.1) is true unless the column says false.
  */
 export function userListEntryJson(u: UserListRow) {
   return {
@@ -19,8 +21,8 @@ export function userListEntryJson(u: UserListRow) {
     displayname: u.displayname,
     avatar_url: u.avatar_url,
     creation_ts: u.creation_ts === null ? null : Number(u.creation_ts) * 1000,
-    approved: u.approved === null ? true : Boolean(u.approved),
-    erased: Boolean(u.erased),
+    approved: u.approved === null ? true : flag(u.approved),
+    erased: flag(u.erased),
     last_seen_ts: u.last_seen_ts === null ? null : Number(u.last_seen_ts),
     locked: flag(u.locked),
   };
