@@ -240,9 +240,15 @@ describe('GET /_synapse/admin/v2/users', () => {
     expect(p3.body.total).toBe(8);
     // from + limit == total: no next_token.
     expect((await get('limit=1&from=7')).body).not.toHaveProperty('next_token');
-    // limit=0 still announces the same offset, as Synapse does.
-    const zero = await get('limit=0&from=2');
-    expect(zero.body).toEqual({ users: [], total: 8, next_token: '2' });
+    // limit=0 counts without paging: Synapse 1.94 answered next_token "2" here, the same offset, so
+    // a tool that follows next_token until it is absent looped forever. No rows, no next_token.
+    for (const q of ['limit=0', 'limit=0&from=2']) {
+      const zero = await get(q);
+      expect(zero.status).toBe(200);
+      expect(zero.body).toEqual({ users: [], total: 8 });
+      const v3 = await get(q, V3);
+      expect(v3.body).not.toHaveProperty('next_token');
+    }
     const past = await get('from=50');
     expect(past.body).toEqual({ users: [], total: 8 });
   });

@@ -39,7 +39,9 @@ const encoded = new WeakMap<readonly UserListRow[], { total: number; nextToken?:
 export function userListBody(page: UserListPage): Buffer {
   const hit = encoded.get(page.users);
   if (hit && hit.total === page.total && hit.nextToken === page.nextToken) return hit.body;
-  const next = page.nextToken === undefined ? '' : `,"next_token":${JSON.stringify(page.nextToken)}`;
+  // A page with no rows (limit=0) would hand back its own offset as next_token, and a tool paging
+  // until next_token is absent would loop forever (Synapse 1.94 does): no rows, no next_token.
+  const next = page.nextToken === undefined || page.users.length === 0 ? '' : `,"next_token":${JSON.stringify(page.nextToken)}`;
   const body = Buffer.from(`{"users":${JSON.stringify(page.users.map(userListEntryJson))},"total":${page.total}${next}}`);
   encoded.set(page.users, { total: page.total, nextToken: page.nextToken, body });
   return body;
