@@ -4,6 +4,7 @@ import { MatrixError, badRequest } from '../errors.js';
 import { mintAccessToken } from '../matrix/access-token.js';
 import { localpartProblem, parseUserId, userIdOf } from '../matrix/ids.js';
 import { withTransaction, type Db } from '../storage/database.js';
+import { inChunks } from '../storage/bulk.js';
 import { isUniqueViolation } from '../storage/dialect.js';
 import * as devices from '../storage/stores/devices.js';
 import * as identities from '../storage/stores/identities.js';
@@ -225,10 +226,13 @@ export class AccountsService {
     // The user's row first (the lock order every session-changing transaction follows).
     await users.lockUser(tx, userId);
     await identities.deleteAllThreepids(tx, userId);
-    await this.removeDevicesIn(tx, userId, await devices.deviceIdsOf(tx, userId));
-    await tokens.deleteUserTokens(tx, userId);
-    await users.setPasswordHash(tx, userId, null);
+    // Every pusher, token and device of the user goes. A bot that logged in without ever logging
+    // out can own 100,000 of them: delete in short steps, so the event loop serves other requests
+    // between them (the transaction keeps it atomic).
     await lifecycle.deletePushersOfUser(tx, userId);
+    await inChunks((n) => tokens.deleteSomeUserTokens(tx, userId, n));
+    await inChunks((n) => devices.deleteSomeDevices(tx, userId, n));
+    await users.setPasswordHash(tx, userId, null);
     if (opts.erase) {
       await profiles.setDisplayname(tx, userId, null);
       await profiles.setAvatarUrl(tx, userId, null);

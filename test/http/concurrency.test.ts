@@ -280,3 +280,38 @@ describe('reads while a write transaction is open', () => {
     expect(committed).toBe(true);
   });
 });
+
+describe('a bulk write', () => {
+  it('deactivating an account with 40,000 devices and tokens: lookups are answered meanwhile, nothing is left after', async () => {
+    const [bot, other] = await registerMany('bulk', 2);
+    const n = 40_000;
+    const rows =
+      server.dialect === 'postgres'
+        ? `FROM generate_series(1, ${n}) AS s(i)`
+        : `FROM (WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ${n}) SELECT i FROM s)`;
+    await runSql(server, `INSERT INTO devices (user_id, device_id, hidden) SELECT '${bot!.userId}', 'BULK' || i, false ${rows}`);
+    await runSql(server, `INSERT INTO access_tokens (user_id, device_id, token) SELECT '${bot!.userId}', 'BULK' || i, 'bulk_token_' || i ${rows}`);
+
+    let deactivated = false;
+    const deactivation = server
+      .request('POST', `/_synapse/admin/v1/deactivate/${enc(bot!.userId)}`, { token: admin.accessToken, body: {} })
+      .then((r) => ((deactivated = true), r));
+    // Lookups issued after the deactivation started are answered before it ends.
+    await new Promise((r) => setTimeout(r, 20));
+    const answeredDuring: boolean[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await server.request('GET', `/_synapse/admin/v2/users/${enc(other!.userId)}`, { token: admin.accessToken });
+      expect(res.status).toBe(200);
+      answeredDuring.push(!deactivated);
+    }
+    expect((await deactivation).status).toBe(200);
+    expect(answeredDuring).toContain(true);
+
+    const left = await querySql<{ d: number | string; t: number | string }>(
+      server,
+      `SELECT (SELECT COUNT(*) FROM devices WHERE user_id = '${bot!.userId}') AS d, (SELECT COUNT(*) FROM access_tokens WHERE user_id = '${bot!.userId}') AS t`,
+    );
+    expect([Number(left[0]!.d), Number(left[0]!.t)]).toEqual([0, 0]);
+  }, 60_000);
+});
+

@@ -34,6 +34,13 @@ export async function deleteDevices(db: Db, userId: string, deviceIds: string[])
   await db.deleteFrom('devices').where('user_id', '=', userId).where('device_id', 'in', deviceIds).execute();
 }
 
+/** Deletes up to `limit` of a user's devices; returns how many went (see inChunks). */
+export async function deleteSomeDevices(db: Db, userId: string, limit: number): Promise<number> {
+  const some = db.selectFrom('devices').select('device_id').where('user_id', '=', userId).limit(limit);
+  const r = await db.deleteFrom('devices').where('user_id', '=', userId).where('device_id', 'in', some).executeTakeFirst();
+  return Number(r.numDeletedRows);
+}
+
 export async function deviceIdsOf(db: Db, userId: string): Promise<string[]> {
   const rows = await db.selectFrom('devices').select('device_id').where('user_id', '=', userId).execute();
   return rows.map((r) => r.device_id);

@@ -73,6 +73,13 @@ export async function deleteUserTokens(db: Db, userId: string, opts: { exceptTok
   await q.execute();
 }
 
+/** Deletes up to `limit` of the tokens a user owns; returns how many went (see inChunks). */
+export async function deleteSomeUserTokens(db: Db, userId: string, limit: number): Promise<number> {
+  const some = db.selectFrom('access_tokens').select('id').where('user_id', '=', userId).limit(limit);
+  const r = await db.deleteFrom('access_tokens').where('id', 'in', some).executeTakeFirst();
+  return Number(r.numDeletedRows);
+}
+
 export async function deleteTokensForDevices(db: Db, userId: string, deviceIds: string[]): Promise<void> {
   if (deviceIds.length === 0) return;
   await db.deleteFrom('access_tokens').where('user_id', '=', userId).where('device_id', 'in', deviceIds).execute();
