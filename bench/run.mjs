@@ -7,18 +7,21 @@ import { parseArgs } from 'node:util';
 import { loadDataset } from './lib/dataset.mjs';
 import { httpJson, loadSettings, measure } from './lib/load.mjs';
 import { Report } from './lib/report.mjs';
-import { cleanupAll, freshDatabase, pgReachable, registerUser, ROOT, SERVER_NAME, startAxon, startBare } from './lib/servers.mjs';
+import { cleanupAll, freshDatabase, pgReachable, registerUser, ROOT, SERVER_NAME, SHARED_SECRET, startAxon, startBare } from './lib/servers.mjs';
+import { lookupsDuringBigWrite, mixedWrites } from './lib/writes.mjs';
 
-const SECTIONS = ['lookup', 'list', 'bcrypt'];
+const SECTIONS = ['lookup', 'list', 'bcrypt', 'writes'];
 const ENGINES = ['sqlite', 'postgres'];
 const TARGETS = {
   lookupRatio: { sqlite: 0.4, postgres: 0.25 },
   idleRssMiB: 80,
   listRatio: { sqlite: 0.1 },
   bcryptScaling: 1.5,
+  /** p99 of lookups while a 100,000-row write runs. */
+  bigWriteP99Ms: 50,
 };
 
-const USAGE = `usage: npm run bench -- [--quick] [--only=lookup,list,bcrypt] [--engines=sqlite,postgres]
+const USAGE = `usage: npm run bench -- [--quick] [--only=lookup,list,bcrypt,writes] [--engines=sqlite,postgres]
                        [--users=N] [--duration=S] [--warmup=S] [--cpu-prof]
   --quick      3 s runs after 1 s warm-up, 100,000 users (default: 10 s after 2 s, 1,000,000 users)
   --only       sections to run (env AXON_BENCH_ONLY); default all
@@ -183,6 +186,54 @@ async function listSection(engine) {
   }
 }
 
+// ---- issue 6: reads during a big write, and mixed concurrent writes ----
+async function writesSection(engine) {
+  const rows = opts.quick ? 20_000 : 50_000;
+  {
+    const db = await freshDatabase(engine);
+    const server = await startAxon(db, { nodeArgs: axonNodeArgs(`bigwrite-${engine}`), bcryptRounds: 4 });
+    try {
+      const admin = await registerUser(server, 'admin', { admin: true });
+      const w = await lookupsDuringBigWrite(server, db, admin, registerUser, rows);
+      const pass = w.p99 < TARGETS.bigWriteP99Ms;
+      report.writeFigure(
+        engine,
+        `GET /_synapse/admin/v2/users/<id> while a deactivation deletes ${w.rows.toLocaleString('en-US')} rows (${w.writeMs.toFixed(0)} ms)`,
+        `${Math.round(w.rps).toLocaleString('en-US')} req/s, p50 ${w.p50} ms, p99 ${w.p99} ms, max ${w.max} ms (${w.lookups.toLocaleString('en-US')} lookups)`,
+        `p99 < ${TARGETS.bigWriteP99Ms} ms`,
+        pass,
+      );
+    } finally {
+      await server.stop();
+      await db.drop();
+    }
+  }
+  {
+    const db = await freshDatabase(engine);
+    // Rate limits off and cheap hashes: this measures the storage under concurrent writers.
+    const unlimited = { per_second: 100000, burst_count: 100000 };
+    const server = await startAxon(db, {
+      nodeArgs: axonNodeArgs(`mixed-${engine}`),
+      bcryptRounds: 4,
+      config: { rc_registration: unlimited, rc_login: { address: unlimited, account: unlimited, failed_attempts: unlimited } },
+    });
+    try {
+      const admin = await registerUser(server, 'admin', { admin: true });
+      const m = await mixedWrites(server, admin, registerUser, SHARED_SECRET);
+      report.writeFigure(
+        engine,
+        `${m.ops} mixed writes at once (registrations, admin creates/updates, deactivations, profiles, logins, device deletes; bcrypt_rounds 4)`,
+        `${m.opsPerSecond.toFixed(0)} operations/s (${m.seconds.toFixed(2)} s), ${m.errors5xx} answers of 5xx, ${m.failed} not 2xx`,
+        'zero errors',
+        m.failed === 0,
+      );
+    } finally {
+      await server.stop();
+      await db.drop();
+    }
+  }
+}
+
 // ---- issue 5: bcrypt on libuv's thread pool ----
 async function createUsersPerSecond(engine, poolSize) {
   const db = await freshDatabase(engine);
@@ -334,6 +385,12 @@ async function main() {
     if (engine) {
       console.log(`\n== bcrypt scaling on ${engine} (issue 5) ==`);
       await bcryptSection(engine).catch((e) => report.fail('bcrypt', e));
+    }
+  }
+  if (wants('writes')) {
+    for (const engine of engines) {
+      console.log(`\n== ${engine}: lookups during a big write, mixed concurrent writes (issue 6) ==`);
+      await writesSection(engine).catch((e) => report.fail(`${engine} writes`, e));
     }
   }
   if (opts.cpuProf) report.note('CPU profiles in bench/results/profiles/ (open in Chrome DevTools → Performance, or speedscope).');

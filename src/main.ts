@@ -3,12 +3,14 @@ import { createServer } from 'node:http';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { generateConfig } from './config/generate.js';
 import { ConfigError, loadConfig, readConfigFiles } from './config/load.js';
+import { readLogConfig } from './config/log-config.js';
 import type { Config } from './config/schema.js';
 import { createContext } from './context.js';
 import { buildApp } from './http/build-app.js';
+import { createLogger, flushLogs, reopenLogs } from './http/logging.js';
 import { newSigningKeyLine } from './matrix/signing-key.js';
 import { AXON_VERSION } from './version.js';
 
@@ -111,7 +113,8 @@ async function start(argv: string[]): Promise<void> {
     return;
   }
 
-  const log = pino({ level: process.env.AXON_LOG_LEVEL ?? 'info' });
+  // Until the config is read, log to stdout; then as its `log_config` says.
+  let log = createLogger();
   const configPaths = explicitPaths.length > 0 ? explicitPaths : ['homeserver.yaml'];
   if (explicitPaths.length === 0 && !existsSync(configPaths[0]!)) {
     // Convenience over Synapse (which refuses to start): `npm start` works on a fresh checkout.
@@ -135,6 +138,16 @@ async function start(argv: string[]): Promise<void> {
     throw e;
   }
   const { config, ignoredKeys } = loaded;
+  if (config.logConfig) {
+    try {
+      const settings = readLogConfig(config.logConfig);
+      flushLogs(log);
+      log = createLogger({ settings });
+    } catch (e) {
+      if (e instanceof ConfigError) throw new StartupError(e.message);
+      throw e;
+    }
+  }
   if (ignoredKeys.length > 0) log.warn(`Ignoring config keys Axon does not use: ${ignoredKeys.join(', ')}`);
   if (args['generate-keys']) {
     generateMissingFiles(configFiles, config);
@@ -151,6 +164,7 @@ async function start(argv: string[]): Promise<void> {
   const stop = async () => {
     for (const c of closers.reverse()) await c().catch(() => {});
     await ctx.close().catch(() => {});
+    flushLogs(log);
   };
   try {
     await listen(config, ctx, log, closers);
@@ -167,6 +181,11 @@ async function start(argv: string[]): Promise<void> {
   };
   process.once('SIGINT', shutdown);
   process.once('SIGTERM', shutdown);
+  // As Synapse on SIGHUP: reopen the log files (after logrotate has moved them).
+  process.on('SIGHUP', () => {
+    reopenLogs(log);
+    log.info('Received SIGHUP: log files reopened');
+  });
 }
 
 async function listen(config: Config, ctx: Awaited<ReturnType<typeof createContext>>, log: Logger, closers: Array<() => Promise<unknown>>) {
@@ -176,7 +195,7 @@ async function listen(config: Config, ctx: Awaited<ReturnType<typeof createConte
       continue;
     }
     if (listener.tls) log.warn(`Listener on port ${listener.port}: tls is not supported; serving plain HTTP (put a reverse proxy in front)`);
-    const app = buildApp(ctx, { resources: listener.resources, xForwarded: listener.xForwarded });
+    const app = buildApp(ctx, { resources: listener.resources, xForwarded: listener.xForwarded, port: listener.port });
     await app.ready();
     closers.push(() => app.close());
     let bound = 0;

@@ -10,6 +10,7 @@ export class Report {
     this.memory = []; // { engine, label, idle, after, target, pass }
     this.setup = []; // { engine, label, seconds }
     this.bcrypt = []; // { label, value, target, pass }
+    this.writes = []; // { engine, label, value, target, pass }
     this.failures = []; // { where, message }
     this.notes = [];
   }
@@ -63,6 +64,12 @@ export class Report {
     console.log(`  ${label}: ${value.toFixed(2)}${unit}${target ? `  (target ${target}: ${pass ? 'PASS' : 'FAIL'})` : ''}`);
   }
 
+  writeFigure(engine, label, value, target, pass) {
+    this.writes.push({ engine, label, value, target, pass });
+    if (pass === false) this.failures.push({ where: `${engine} ${label}`, message: `${value}, target ${target}` });
+    console.log(`  ${label}: ${value}  (target ${target}: ${pass ? 'PASS' : 'FAIL'})`);
+  }
+
   fail(where, error) {
     const message = (error instanceof Error ? error.message : String(error)).split('\n')[0];
     this.failures.push({ where, message });
@@ -107,6 +114,11 @@ export class Report {
     if (this.bcrypt.length > 0) {
       out.push('| bcrypt (PUT /_synapse/admin/v2/users/@newN with a password, bcrypt_rounds 12) | value | target | |', '|---|--:|---|---|');
       for (const r of this.bcrypt) out.push(`| ${r.label} | ${r.value.toFixed(2)}${r.unit} | ${r.target ?? ''} | ${verdict(r.pass)} |`);
+      out.push('');
+    }
+    if (this.writes.length > 0) {
+      out.push('| engine | writes | measured | target | |', '|---|---|---|---|---|');
+      for (const r of this.writes) out.push(`| ${r.engine} | ${r.label} | ${r.value} | ${r.target} | ${verdict(r.pass)} |`);
       out.push('');
     }
     for (const n of this.notes) out.push(`- ${n}`);

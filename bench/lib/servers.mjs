@@ -177,7 +177,7 @@ export async function freshDatabase(engine) {
 
 // ---- Axon ----
 
-const SHARED_SECRET = randomBytes(24).toString('hex');
+export const SHARED_SECRET = randomBytes(24).toString('hex');
 
 // Only bin/axon is used from the build; the two formats below are Synapse's, so the bench does
 // not break when src/ moves things around.
@@ -185,7 +185,7 @@ const signingKeyLine = () => `ed25519 a_bnch ${randomBytes(32).toString('base64'
 
 /** Writes a homeserver.yaml for `db` (JSON is valid YAML) and starts `bin/axon -c` on it. */
 
-export async function startAxon(db, { env = {}, nodeArgs = [], bcryptRounds } = {}) {
+export async function startAxon(db, { env = {}, nodeArgs = [], bcryptRounds, config: extra = {} } = {}) {
   const port = await freePort();
   const keyPath = join(db.dir, `${SERVER_NAME}.signing.key`);
   writeFileSync(keyPath, signingKeyLine(), { mode: 0o600 });
@@ -198,6 +198,7 @@ export async function startAxon(db, { env = {}, nodeArgs = [], bcryptRounds } = 
     signing_key_path: keyPath,
     media_store_path: join(db.dir, 'media_store'),
     report_stats: false,
+    ...extra,
   };
   if (bcryptRounds !== undefined) config.bcrypt_rounds = bcryptRounds;
   const configPath = join(db.dir, 'homeserver.yaml');

@@ -170,6 +170,7 @@ export function normalizeConfig(input: Record<string, unknown>, configPaths: str
       loginFailedAttempts: rate(raw.rc_login?.failed_attempts, 0.17, 3),
     },
     accountValidity: accountValidityOf(raw),
+    logConfig: raw.log_config ? abs(raw.log_config) : null,
     configPaths,
   };
 }

@@ -6,6 +6,7 @@ import { adminRoutes, clientRoutes, federationRoutes, wellKnownRoutes } from '..
 import { authHook } from './auth.js';
 import { STANDARD_HEADERS } from './cors.js';
 import { errorHandler, notFoundHandler } from './errors.js';
+import { accessLogHook, loggerFor, nextRequestId } from './logging.js';
 import type { RouteDef } from './route.js';
 
 /** Largest JSON body accepted outside media uploads. */
@@ -16,6 +17,8 @@ export interface AppOptions {
   resources?: string[];
   /** The listener's `x_forwarded`: take the client IP from X-Forwarded-For (leftmost entry), as Synapse. */
   xForwarded?: boolean;
+  /** The listener's port, naming its access logger (`synapse.access.http.<port>`, as Synapse). */
+  port?: number;
 }
 
 const RESPONSE_HEADERS = { ...STANDARD_HEADERS, server: SERVER_HEADER };
@@ -31,6 +34,7 @@ export function buildApp(ctx: Context, opts: AppOptions = {}): FastifyInstance {
     logger: false,
     bodyLimit: JSON_BODY_LIMIT,
     trustProxy: opts.xForwarded === true,
+    genReqId: nextRequestId,
     routerOptions: { maxParamLength: 4096, ignoreTrailingSlash: false },
     // Status for malformed URLs must be Matrix JSON too.
     frameworkErrors: (err, _req, reply) => {
@@ -40,7 +44,9 @@ export function buildApp(ctx: Context, opts: AppOptions = {}): FastifyInstance {
     },
   });
   app.decorateRequest('requester', null);
-  app.setErrorHandler(errorHandler);
+  app.setErrorHandler(errorHandler(ctx.log));
+  // One access line per request, after the response (Fastify's own request logging is off).
+  app.addHook('onResponse', accessLogHook(loggerFor(ctx.log, opts.port === undefined ? 'synapse.access.http' : `synapse.access.http.${opts.port}`)));
 
   // Every path known under any method, to tell 405 from 404.
   const known = FindMyWay({ maxParamLength: 4096 });

@@ -1,23 +1,40 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
 import { MatrixError, unrecognized } from '../errors.js';
+import { redactUrl, requesterLabel } from './logging.js';
 
-/** Renders any error as Matrix JSON with Synapse's status; unexpected ones are 500 and logged. */
-export function errorHandler(error: FastifyError | Error, req: FastifyRequest, reply: FastifyReply) {
-  if (error instanceof MatrixError) return reply.code(error.status).send(error.toJSON());
-  const code = (error as FastifyError).code;
-  const status = (error as FastifyError).statusCode;
-  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-    return reply.code(413).send({ errcode: 'M_TOO_LARGE', error: 'Request content is too large' });
-  }
-  if (code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH' || code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
-    return reply.code(400).send({ errcode: 'M_NOT_JSON', error: 'Content not JSON.' });
-  }
-  if (status !== undefined && status >= 400 && status < 500) {
-    return reply.code(status).send({ errcode: 'M_UNKNOWN', error: error.message });
-  }
-  // Only the method and path: the query may carry an access token.
-  req.log.error({ err: error, method: req.method, path: req.url.split('?')[0] }, 'request failed');
-  return reply.code(500).send({ errcode: 'M_UNKNOWN', error: 'Internal server error' });
+const TOO_LARGE = { errcode: 'M_TOO_LARGE', error: 'Request content is too large' };
+
+/**
+ * Renders any error as Matrix JSON with Synapse's status. Every 5xx is logged with the request id,
+ * method, route pattern, requester, errcode and stack; never the body, headers or a token.
+ */
+export function errorHandler(log: Logger) {
+  const logServerError = (error: Error, req: FastifyRequest, errcode: string, status: number) => {
+    log.error(
+      { reqId: req.id, method: req.method, route: req.routeOptions.url ?? null, path: redactUrl(req.url), requester: requesterLabel(req), status, errcode, err: error },
+      'Request failed',
+    );
+  };
+  return function handleError(error: FastifyError | Error, req: FastifyRequest, reply: FastifyReply) {
+    if (error instanceof MatrixError) {
+      if (error.status >= 500) logServerError(error, req, error.errcode, error.status);
+      return reply.code(error.status).send(error.toJSON());
+    }
+    const code = (error as FastifyError).code;
+    const status = (error as FastifyError).statusCode;
+    if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return reply.code(413).send(TOO_LARGE);
+    }
+    if (code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH' || code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
+      return reply.code(400).send({ errcode: 'M_NOT_JSON', error: 'Content not JSON.' });
+    }
+    if (status !== undefined && status >= 400 && status < 500) {
+      return reply.code(status).send({ errcode: 'M_UNKNOWN', error: error.message });
+    }
+    logServerError(error, req, 'M_UNKNOWN', 500);
+    return reply.code(500).send({ errcode: 'M_UNKNOWN', error: 'Internal server error' });
+  };
 }
 
 /** 404 for unknown paths, 405 for known paths asked with another method (both M_UNRECOGNIZED). */

@@ -8,6 +8,8 @@ import pino from 'pino';
 import { normalizeConfig } from '../../src/config/load.js';
 import { createContext, generateSigningKeyText, type Context } from '../../src/context.js';
 import { buildApp } from '../../src/http/build-app.js';
+import { readLogConfig } from '../../src/config/log-config.js';
+import { createLogger } from '../../src/http/logging.js';
 import { registrationMac } from '../../src/matrix/registration-mac.js';
 
 /**
@@ -116,7 +118,9 @@ export async function startServer(overrides: Record<string, unknown> = {}): Prom
     database: dbConfig,
     ...overrides,
   });
-  const ctx = await createContext(config, { log: pino({ level: 'silent' }), signingKeyText: generateSigningKeyText() });
+  // Silent unless the test gives a `log_config` (then logged as bin/axon would).
+  const log = config.logConfig ? createLogger({ settings: readLogConfig(config.logConfig) }) : pino({ level: 'silent' });
+  const ctx = await createContext(config, { log, signingKeyText: generateSigningKeyText() });
   // Served like the config's first listener (its `x_forwarded` decides where the client IP comes from).
   const app = buildApp(ctx, { xForwarded: config.listeners[0]?.xForwarded });
   await app.listen({ port: 0, host: '127.0.0.1' });
