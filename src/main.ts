@@ -195,7 +195,12 @@ async function listen(config: Config, ctx: Awaited<ReturnType<typeof createConte
       continue;
     }
     if (listener.tls) log.warn(`Listener on port ${listener.port}: tls is not supported; serving plain HTTP (put a reverse proxy in front)`);
-    const app = buildApp(ctx, { resources: listener.resources, xForwarded: listener.xForwarded, port: listener.port });
+    const app = buildApp(ctx, {
+      resources: listener.resources,
+      xForwarded: listener.xForwarded,
+      port: listener.port,
+      adminListener: config.listeners.some((l) => l.resources.includes('admin')),
+    });
     await app.ready();
     closers.push(() => app.close());
     let bound = 0;
@@ -255,7 +260,9 @@ export function adminHints(config: Config, configFiles: string[]): string[] {
     // The script looks for the first plain-HTTP listener serving `client`; name the URL when it would not find one.
     const cliListener = config.listeners.find((l) => l.type === 'http' && !l.tls && l.resources.includes('client'));
     const served = config.listeners.find((l) => l.type === 'http' && l.resources.includes('client'));
-    const url = !cliListener && served ? ` http://localhost:${served.port}` : '';
+    // Shared-secret registration is an admin path: with an `admin` listener, only that port serves it.
+    const admin = config.listeners.find((l) => l.type === 'http' && l.resources.includes('admin'));
+    const url = admin ? ` http://localhost:${admin.port}` : !cliListener && served ? ` http://localhost:${served.port}` : '';
     const cfg = configFiles.map((f) => `-c ${quote(resolve(f))}`).join(' ');
     lines.push(`To create an admin, run: ${quote(registerCommand())} ${cfg} -u <name> -a${url}`);
   } else {

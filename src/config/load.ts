@@ -132,7 +132,6 @@ export function normalizeConfig(input: Record<string, unknown>, configPaths: str
   return {
     serverName: raw.server_name,
     publicBaseUrl: publicBaseUrl.endsWith('/') ? publicBaseUrl : `${publicBaseUrl}/`,
-    serveClientWellknown: raw.public_baseurl !== undefined && raw.public_baseurl !== null,
     serveServerWellknown: raw.serve_server_wellknown ?? false,
     listeners,
     database,
@@ -171,6 +170,7 @@ export function normalizeConfig(input: Record<string, unknown>, configPaths: str
       loginFailedAttempts: rate(raw.rc_login?.failed_attempts, 0.17, 3),
     },
     accountValidity: accountValidityOf(raw),
+    logConfig: raw.log_config ? abs(raw.log_config) : null,
     configPaths,
   };
 }

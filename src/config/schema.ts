@@ -89,12 +89,13 @@ export const ConfigSchema = Type.Object({
       extra_user_types: Type.Optional(Type.Array(Type.String())),
     }),
   ),
+  /** Path to a Python logging config (YAML), as Synapse's; see config/log-config.ts. */
+  log_config: Type.Optional(Nullable(Type.String())),
   // Synapse keys that Axon accepts in generated configs but does not use (yet).
   pid_file: Type.Optional(Type.Unknown()),
   macaroon_secret_key: Type.Optional(Type.Unknown()),
   form_secret: Type.Optional(Type.Unknown()),
   trusted_key_servers: Type.Optional(Type.Unknown()),
-  log_config: Type.Optional(Type.Unknown()),
   rc_message: Type.Optional(RateLimit),
   rc_registration: Type.Optional(RateLimit),
   rc_admin_redaction: Type.Optional(RateLimit),
@@ -164,8 +165,6 @@ export interface Config {
   serverName: string;
   /** Always ends with '/'. */
   publicBaseUrl: string;
-  /** Whether `public_baseurl` was set: only then are /.well-known/matrix/client and login's `well_known` served, as in Synapse. */
-  serveClientWellknown: boolean;
   serveServerWellknown: boolean;
   listeners: ListenerConfig[];
   database: DatabaseConfig;
@@ -199,6 +198,8 @@ export interface Config {
     periodMs: number | null;
     renewAtMs: number | null;
   };
+  /** Absolute path of Synapse's `log_config` file, or null (log to stdout). */
+  logConfig: string | null;
   /** The file(s) the config came from; relative paths resolve against the first one's folder. */
   configPaths: string[];
 }

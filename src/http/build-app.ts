@@ -17,6 +17,8 @@ export interface AppOptions {
   resources?: string[];
   /** The listener's `x_forwarded`: take the client IP from X-Forwarded-For (leftmost entry), as Synapse. */
   xForwarded?: boolean;
+  /** Some listener declares `admin`: then only such listeners serve `/_synapse/admin`. */
+  adminListener?: boolean;
   /** The listener's port, naming its access logger (`synapse.access.http.<port>`, as Synapse). */
   port?: number;
 }
@@ -26,7 +28,8 @@ const RESPONSE_HEADERS = { ...STANDARD_HEADERS, server: SERVER_HEADER };
 /**
  * Builds the Fastify app for one listener without listening (tests and main.ts listen).
  * `client` mounts the client API, the Synapse Admin API and the well-knowns, as Synapse does;
- * `federation` mounts the key server.
+ * `federation` mounts the key server; `admin` mounts the Admin API, which then leaves `client`
+ * (operators need no proxy rules to keep it off the public port). `/health` is on every listener.
  */
 export function buildApp(ctx: Context, opts: AppOptions = {}): FastifyInstance {
   const resources = new Set(opts.resources ?? ['client', 'federation']);
@@ -85,11 +88,13 @@ export function buildApp(ctx: Context, opts: AppOptions = {}): FastifyInstance {
       }
     }
   };
+  // Synapse's health resource, on every listener whatever its resources (load balancers probe it).
+  app.get('/health', { config: { auth: 'none' } }, async (_req, reply) => reply.type('text/plain').send('OK'));
   if (resources.has('client')) {
     mount(clientRoutes(ctx));
-    mount(adminRoutes(ctx));
     mount(wellKnownRoutes(ctx));
   }
+  if (resources.has('admin') || (resources.has('client') && opts.adminListener !== true)) mount(adminRoutes(ctx));
   if (resources.has('federation')) mount(federationRoutes(ctx));
   return app;
 }

@@ -37,7 +37,7 @@ export const loginRoutes = (ctx: Context): RouteDef[] => {
           access_token: session.accessToken,
           home_server: ctx.config.serverName,
           device_id: session.deviceId,
-          ...(ctx.config.serveClientWellknown ? { well_known: { 'm.homeserver': { base_url: ctx.config.publicBaseUrl } } } : {}), // as /.well-known
+          well_known: { 'm.homeserver': { base_url: ctx.config.publicBaseUrl } },
         };
       },
     },
