@@ -3,7 +3,43 @@ import type { Logger } from 'pino';
 import { MatrixError, unrecognized } from '../errors.js';
 import { redactUrl, requesterLabel } from './logging.js';
 
+/**
+ * How much of an over-limit body is read and discarded before the 413 goes out. Closing a socket
+ * that still has unread bytes makes the kernel send a reset, which clients report as a network
+ * error instead of the 413; past these bounds the client gets the 413 and the reset anyway.
+ */
+const DRAIN_MAX_BYTES = 64 * 1024 * 1024;
+const DRAIN_MAX_MS = 10_000;
+
 const TOO_LARGE = { errcode: 'M_TOO_LARGE', error: 'Request content is too large' };
+
+/** Resolves once the rest of the request body has arrived (and been discarded), or a bound is hit. */
+function drainRequest(req: FastifyRequest): Promise<void> {
+  const raw = req.raw;
+  if (raw.complete || raw.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    let seen = 0;
+    const finish = () => {
+      clearTimeout(timer);
+      raw.off('data', onData);
+      raw.off('end', finish);
+      raw.off('close', finish);
+      raw.off('error', finish);
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > DRAIN_MAX_BYTES) finish();
+    };
+    const timer = setTimeout(finish, DRAIN_MAX_MS);
+    timer.unref();
+    raw.on('data', onData);
+    raw.once('end', finish);
+    raw.once('close', finish);
+    raw.once('error', finish);
+    raw.resume();
+  });
+}
 
 /**
  * Renders any error as Matrix JSON with Synapse's status. Every 5xx is logged with the request id,
@@ -24,7 +60,11 @@ export function errorHandler(log: Logger) {
     const code = (error as FastifyError).code;
     const status = (error as FastifyError).statusCode;
     if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return reply.code(413).send(TOO_LARGE);
+      // Fastify has set `Connection: close`; let the client finish sending first.
+      return drainRequest(req).then(() => {
+        void reply.code(413);
+        return TOO_LARGE;
+      });
     }
     if (code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH' || code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
       return reply.code(400).send({ errcode: 'M_NOT_JSON', error: 'Content not JSON.' });

@@ -10,7 +10,8 @@ import { PG_URL, SHARED_SECRET, TEST_DB, startServer, type TestServer } from '..
 
 /**
  * The HTTP edge as operators run it: `/health` on every listener, the Admin API on a listener of
- * its own (resource `admin`), access lines on stdout as JSON when stdout is not a terminal.
+ * its own (resource `admin`), access lines on stdout as JSON when stdout is not a terminal, and an
+ * over-limit body answered with a 413 the client can read.
  */
 
 interface Res {
@@ -145,6 +146,45 @@ media_store_path: ${JSON.stringify(join(dir, 'media'))}
     }
     expect((await call(`${client}/_matrix/client/v3/account/whoami`, auth)).body).toEqual(expect.objectContaining({ user_id: '@boss:localhost' }));
     expect((await call(`${client}/_matrix/key/v2/server`)).status).toBe(200);
+  });
+
+  // A server in another process answers while the client is still sending: the case that reset.
+  it('10 sequential 2 MB bodies (and 10 of 8 MB) all read 413 M_TOO_LARGE (no connection reset while the client sends)', async () => {
+    const seen: Array<[number, unknown]> = [];
+    for (let i = 0; i < 20; i++) {
+      // 8 MB outruns the loopback socket buffers on every try; 2 MB only on a busy machine.
+      const big = JSON.stringify({ displayname: 'x'.repeat((i < 10 ? 2 : 8) * 1024 * 1024) });
+      const r = await fetch(`${client}/_matrix/client/v3/profile/@boss:localhost/displayname`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: big,
+      });
+      seen.push([r.status, ((await r.json()) as { errcode?: string }).errcode]);
+    }
+    expect(seen).toEqual(Array.from({ length: 20 }, () => [413, 'M_TOO_LARGE']));
+    // Nothing was written.
+    const profile = await call(`${client}/_matrix/client/v3/profile/@boss:localhost/displayname`);
+    expect(profile.body.displayname).toBe('boss');
+  });
+
+  it('a 2 MB body sent in chunks without Content-Length also reads 413', async () => {
+    const chunk = new TextEncoder().encode('"' + 'y'.repeat(64 * 1024));
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(ctrl) {
+        if (sent >= 32) return ctrl.close();
+        sent++;
+        ctrl.enqueue(chunk);
+      },
+    });
+    const r = await fetch(`${client}/_matrix/client/v3/profile/@boss:localhost/displayname`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${token}` },
+      body,
+      duplex: 'half',
+    } as RequestInit);
+    expect(r.status).toBe(413);
+    expect(((await r.json()) as { errcode: string }).errcode).toBe('M_TOO_LARGE');
   });
 
   it('stdout (not a terminal) carries one JSON access line per request, with the token redacted', async () => {

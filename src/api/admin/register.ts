@@ -10,7 +10,7 @@ export const sharedSecretRegisterRoutes = (ctx: Context): RouteDef[] => {
       method: 'GET',
       path: '/_synapse/admin/v1/register',
       auth: 'none',
-      handler: async () => ({ nonce: await svc.newNonce() }),
+      handler: async () => ({ nonce: svc.newNonce() }),
     },
     {
       method: 'POST',

@@ -1,2 +1,0 @@
-/** Synapse's shared-secret registration MAC, for tests that build the request themselves. */
-export { registrationMac } from '../../src/matrix/registration-mac.js';
