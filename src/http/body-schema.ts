@@ -3,9 +3,13 @@ import { MatrixError } from '../errors.js';
 
 /**
  * Request bodies checked against the TypeBox schema a route declares (`RouteDef.body`), so that the
- * validation, the fuzz test and a later OpenAPI description read one schema. A node may carry the
- * error Synapse answers when it fails, as `x-error` (an OpenAPI-style extension); a failure
- * answers the nearest such error on the way from the root, else 400 M_BAD_JSON naming the field.
+ * validation, the fuzz test and a later OpenAPI description read one schema.
+ *
+ * A node is enforced when it, or a node above it, carries the error Synapse answers for it, as
+ * `x-error` (an OpenAPI-style extension, made with `onError`). Nodes without one only describe:
+ * the service checks them itself, because Synapse checks them in an order (after a locality or
+ * config check, say) or with per-case texts a static schema cannot reproduce. So declaring a schema
+ * never changes an answer; attaching `onError` is the decision to check from it.
  *
  * A small walker over the JSON Schema keywords bodies use rather than TypeBox's Value module,
  * which would stay resident (≈11 MB) for this; any other keyword throws at the first check, so
@@ -61,15 +65,14 @@ const KEYWORDS = new Set([
 interface Failure {
   path: string;
   message: string;
-  error: BodyError | undefined;
+  error: BodyError;
 }
 
 /** Throws the Matrix error of the first place where `value` does not match `schema`. */
 export function checkBody(schema: TSchema, value: unknown): void {
   const f = visit(schema as Node, value, '', undefined);
   if (!f) return;
-  if (f.error) throw new MatrixError(f.error.status ?? 400, f.error.errcode, f.error.error);
-  throw new MatrixError(400, 'M_BAD_JSON', `${f.path === '' ? 'Content' : `'${f.path}'`}: ${f.message}`);
+  throw new MatrixError(f.error.status ?? 400, f.error.errcode, f.error.error);
 }
 
 const join = (path: string, key: string | number) => (path === '' ? String(key) : `${path}.${key}`);
@@ -83,7 +86,8 @@ const codePoints = (s: string) => {
 function visit(s: Node, v: unknown, path: string, inherited: BodyError | undefined): Failure | undefined {
   for (const k of Object.keys(s)) if (!KEYWORDS.has(k)) throw new Error(`http/body-schema.ts does not support the schema keyword '${k}' (at '${path}')`);
   const error = s['x-error'] ?? inherited;
-  const fail = (message: string): Failure => ({ path, message, error });
+  // A mismatch where no error is named is the service's to find (see above).
+  const fail = (message: string): Failure | undefined => (error ? { path, message, error } : undefined);
   if (s.anyOf) return s.anyOf.some((x) => visit(x, v, path, undefined) === undefined) ? undefined : fail('not one of the allowed types');
   if (s.const !== undefined) return v === s.const ? undefined : fail(`must be ${JSON.stringify(s.const)}`);
   switch (s.type) {
@@ -118,7 +122,10 @@ function visit(s: Node, v: unknown, path: string, inherited: BodyError | undefin
     case 'object': {
       if (typeof v !== 'object' || v === null || Array.isArray(v)) return fail('must be an object');
       const o = v as Record<string, unknown>;
-      for (const k of s.required ?? []) if (!Object.hasOwn(o, k)) return { path: join(path, k), message: 'is required', error: s.properties?.[k]?.['x-error'] ?? error };
+      for (const k of s.required ?? []) {
+        const missing = s.properties?.[k]?.['x-error'] ?? error;
+        if (!Object.hasOwn(o, k) && missing) return { path: join(path, k), message: 'is required', error: missing };
+      }
       for (const [k, p] of Object.entries(s.properties ?? {})) {
         if (!Object.hasOwn(o, k)) continue;
         const f = visit(p, o[k], join(path, k), error);

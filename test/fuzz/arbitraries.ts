@@ -85,6 +85,9 @@ function fromSchema(s: any, depth = 0): fc.Arbitrary<unknown> {
   }
 }
 
+/** A body that satisfies the schema. */
+export const bodyValue = (schema: TSchema): fc.Arbitrary<unknown> => fromSchema(schema);
+
 /** Field names the routes read, for bodies of routes that declare no schema. */
 export const COMMON_FIELDS = [
   'type', 'identifier', 'user', 'password', 'new_password', 'logout_devices', 'auth', 'session', 'username', 'displayname',
@@ -99,7 +102,8 @@ export const COMMON_FIELDS = [
  * objects over the fields routes read; duplicate keys; deep nesting; not JSON at all.
  */
 export function bodyText(schema: TSchema | undefined): fc.Arbitrary<string | Uint8Array | undefined> {
-  const fields = schema && (schema as any).properties ? Object.keys((schema as any).properties) : COMMON_FIELDS;
+  const declared = schema && (schema as any).properties ? Object.keys((schema as any).properties) : [];
+  const fields = declared.length ? declared : COMMON_FIELDS;
   const valid = schema ? fromSchema(schema) : fc.constant({});
   const mutated = fc
     .tuple(valid, fc.dictionary(fc.constantFrom(...fields), nastyJson, { maxKeys: 3 }))

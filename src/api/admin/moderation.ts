@@ -4,6 +4,7 @@ import { jsonObject } from '../../http/body.js';
 import { queryString } from '../../http/query.js';
 import type { RouteDef } from '../../http/route.js';
 import { ratelimitOverrideJson } from './mappers/user-data.js';
+import { experimentalFeaturesBody, ratelimitOverrideBody, renewAccountBody } from './bodies.js';
 
 const param = (req: { params: unknown }, name: string) => (req.params as Record<string, string>)[name]!;
 
@@ -29,6 +30,7 @@ export const moderationRoutes = (ctx: Context): RouteDef[] => {
       method: 'POST',
       path: '/_synapse/admin/v1/users/:userId/override_ratelimit',
       auth: 'admin',
+      body: ratelimitOverrideBody,
       handler: async (req) => {
         const userId = param(req, 'userId');
         // Synapse checks the user before it reads the (optional) body.
@@ -85,6 +87,7 @@ export const moderationRoutes = (ctx: Context): RouteDef[] => {
       method: 'PUT',
       path: '/_synapse/admin/v1/experimental_features/:userId',
       auth: 'admin',
+      body: experimentalFeaturesBody,
       handler: async (req) => {
         const body = jsonObject(req);
         await svc.setFeatures(param(req, 'userId'), body);
@@ -97,6 +100,7 @@ export const moderationRoutes = (ctx: Context): RouteDef[] => {
       method: 'POST',
       path: '/_synapse/admin/v1/account_validity/validity',
       auth: 'admin',
+      body: renewAccountBody,
       handler: async (req) => ({ expiration_ts: await svc.renewAccount(jsonObject(req)) }),
     },
   ];

@@ -1,6 +1,7 @@
 import type { Context } from '../../context.js';
 import { jsonObject } from '../../http/body.js';
 import type { RouteDef } from '../../http/route.js';
+import { sharedSecretRegisterBody } from './bodies.js';
 
 // GET/POST /_synapse/admin/v1/register — shared-secret registration (Synapse ≥1.0; catalogue §4).
 export const sharedSecretRegisterRoutes = (ctx: Context): RouteDef[] => {
@@ -16,6 +17,7 @@ export const sharedSecretRegisterRoutes = (ctx: Context): RouteDef[] => {
       method: 'POST',
       path: '/_synapse/admin/v1/register',
       auth: 'none',
+      body: sharedSecretRegisterBody,
       handler: async (req) => {
         const { userId, session } = await svc.register(jsonObject(req));
         return {

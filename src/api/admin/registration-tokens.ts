@@ -3,6 +3,7 @@ import { jsonObject } from '../../http/body.js';
 import { queryBool } from '../../http/query.js';
 import type { RouteDef } from '../../http/route.js';
 import { registrationTokenJson } from './mappers/registration-token.js';
+import { newRegistrationTokenBody, updateRegistrationTokenBody } from './bodies.js';
 
 const tokenParam = (req: { params: unknown }) => (req.params as { token: string }).token;
 
@@ -22,6 +23,7 @@ export const registrationTokenRoutes = (ctx: Context): RouteDef[] => {
       method: 'POST',
       path: '/_synapse/admin/v1/registration_tokens/new',
       auth: 'admin',
+      body: newRegistrationTokenBody,
       handler: async (req) => registrationTokenJson(await svc.create(jsonObject(req))),
     },
     // GET /_synapse/admin/v1/registration_tokens/<token>
@@ -36,6 +38,7 @@ export const registrationTokenRoutes = (ctx: Context): RouteDef[] => {
       method: 'PUT',
       path: '/_synapse/admin/v1/registration_tokens/:token',
       auth: 'admin',
+      body: updateRegistrationTokenBody,
       handler: async (req) => registrationTokenJson(await svc.update(tokenParam(req), jsonObject(req))),
     },
     // DELETE /_synapse/admin/v1/registration_tokens/<token>

@@ -1,6 +1,7 @@
 import type { Context } from '../../context.js';
 import { jsonObject } from '../../http/body.js';
 import { requesterOf, type RouteDef, userIdParam } from '../../http/route.js';
+import { deactivateUserBody, resetPasswordBody, suspendBody } from './bodies.js';
 
 export const userLifecycleRoutes = (ctx: Context): RouteDef[] => {
   const svc = ctx.services.userLifecycle;
@@ -10,6 +11,7 @@ export const userLifecycleRoutes = (ctx: Context): RouteDef[] => {
       method: 'POST',
       path: '/_synapse/admin/v1/deactivate/:userId',
       auth: 'admin',
+      body: deactivateUserBody,
       handler: async (req) => {
         await svc.deactivate(userIdParam(req), () => jsonObject(req, { optional: true }));
         // Axon talks to no identity server, so there is never a failed unbind to report.
@@ -21,6 +23,7 @@ export const userLifecycleRoutes = (ctx: Context): RouteDef[] => {
       method: 'POST',
       path: '/_synapse/admin/v1/reset_password/:userId',
       auth: 'admin',
+      body: resetPasswordBody,
       handler: async (req) => {
         const userId = userIdParam(req);
         await svc.resetPassword(requesterOf(req), userId, jsonObject(req));
@@ -32,6 +35,7 @@ export const userLifecycleRoutes = (ctx: Context): RouteDef[] => {
       method: 'PUT',
       path: '/_synapse/admin/v1/suspend/:userId',
       auth: 'admin',
+      body: suspendBody,
       handler: async (req) => {
         const userId = userIdParam(req);
         const suspended = await svc.suspend(userId, () => jsonObject(req));

@@ -2,6 +2,7 @@ import type { Context } from '../../context.js';
 import { jsonObject } from '../../http/body.js';
 import { requesterOf, type RouteDef, userIdParam } from '../../http/route.js';
 import { adminDeviceJson, whoisJson } from './mappers/sessions.js';
+import { createDeviceBody, deleteDevicesBody, loginAsBody, renameDeviceBody } from './bodies.js';
 
 type Params = { userId: string; deviceId: string };
 const params = (req: { params: unknown }) => req.params as Params;
@@ -31,6 +32,7 @@ export const userSessionRoutes = (ctx: Context): RouteDef[] => {
       method: 'POST',
       path: '/_synapse/admin/v1/users/:userId/login',
       auth: 'admin',
+      body: loginAsBody,
       handler: async (req) => {
         const userId = userIdParam(req);
         return { access_token: await svc.loginAs(requesterOf(req), userId, () => jsonObject(req, { optional: true })) };
@@ -51,6 +53,7 @@ export const userSessionRoutes = (ctx: Context): RouteDef[] => {
       method: 'POST',
       path: '/_synapse/admin/v2/users/:userId/devices',
       auth: 'admin',
+      body: createDeviceBody,
       handler: async (req, reply) => {
         await svc.createDevice(userIdParam(req), () => jsonObject(req));
         reply.code(201);
@@ -62,6 +65,7 @@ export const userSessionRoutes = (ctx: Context): RouteDef[] => {
       method: 'POST',
       path: '/_synapse/admin/v2/users/:userId/delete_devices',
       auth: 'admin',
+      body: deleteDevicesBody,
       handler: async (req) => {
         await svc.deleteDevices(userIdParam(req), () => jsonObject(req));
         return {};
@@ -79,6 +83,7 @@ export const userSessionRoutes = (ctx: Context): RouteDef[] => {
       method: 'PUT',
       path: '/_synapse/admin/v2/users/:userId/devices/:deviceId',
       auth: 'admin',
+      body: renameDeviceBody,
       handler: async (req) => {
         await svc.renameDevice(userIdParam(req), params(req).deviceId, () => jsonObject(req, { optional: true }));
         return {};

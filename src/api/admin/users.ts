@@ -2,6 +2,7 @@ import type { Context } from '../../context.js';
 import { jsonObject } from '../../http/body.js';
 import { requesterOf, type RouteDef, userIdParam } from '../../http/route.js';
 import { userDetailsJson } from './mappers/user.js';
+import { setAdminBody, upsertUserBody } from './bodies.js';
 
 export const adminUserRoutes = (ctx: Context): RouteDef[] => {
   const svc = ctx.services.adminUsers;
@@ -18,6 +19,7 @@ export const adminUserRoutes = (ctx: Context): RouteDef[] => {
       method: 'PUT',
       path: '/_synapse/admin/v2/users/:userId',
       auth: 'admin',
+      body: upsertUserBody,
       handler: async (req, reply) => {
         const userId = userIdParam(req);
         const { created, details } = await svc.upsert(requesterOf(req), userId, jsonObject(req));
@@ -36,6 +38,7 @@ export const adminUserRoutes = (ctx: Context): RouteDef[] => {
       method: 'PUT',
       path: '/_synapse/admin/v1/users/:userId/admin',
       auth: 'admin',
+      body: setAdminBody,
       handler: async (req) => {
         const userId = userIdParam(req);
         await svc.setAdmin(requesterOf(req), userId, jsonObject(req));

@@ -1,6 +1,7 @@
 import type { Context } from '../../context.js';
 import { jsonObject } from '../../http/body.js';
 import { clientPaths, requesterOf, type RouteDef } from '../../http/route.js';
+import { accountDataBody } from './bodies.js';
 
 type Params = { userId: string; roomId?: string; type: string };
 
@@ -22,9 +23,9 @@ export const accountDataRoutes = (ctx: Context): RouteDef[] => {
   const global = clientPaths('/user/:userId/account_data/:type');
   const room = clientPaths('/user/:userId/rooms/:roomId/account_data/:type');
   return [
-    { method: 'PUT', path: global, auth: 'user', handler: put },
+    { method: 'PUT', path: global, auth: 'user', body: accountDataBody, handler: put },
     { method: 'GET', path: global, auth: 'user', handler: get },
-    { method: 'PUT', path: room, auth: 'user', handler: put },
+    { method: 'PUT', path: room, auth: 'user', body: accountDataBody, handler: put },
     { method: 'GET', path: room, auth: 'user', handler: get },
   ];
 };

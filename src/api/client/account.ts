@@ -3,6 +3,7 @@ import { PASSWORD_FLOW, uiaRequestOf } from '../../services/uia.js';
 import { badJson, forbidden, missingParam } from '../../errors.js';
 import { jsonObject } from '../../http/body.js';
 import { clientPaths, requesterOf, type RouteDef } from '../../http/route.js';
+import { deactivateBody, passwordBody } from './bodies.js';
 
 // /_matrix/client/v3/account/{whoami,password,deactivate} (spec §5.6, §5.8).
 export const accountRoutes = (ctx: Context): RouteDef[] => {
@@ -22,6 +23,7 @@ export const accountRoutes = (ctx: Context): RouteDef[] => {
       method: 'POST',
       path: clientPaths('/account/password'),
       auth: 'user',
+      body: passwordBody,
       handler: async (req) => {
         const r = requesterOf(req);
         const body = jsonObject(req);
@@ -47,6 +49,7 @@ export const accountRoutes = (ctx: Context): RouteDef[] => {
       method: 'POST',
       path: clientPaths('/account/deactivate'),
       auth: 'user',
+      body: deactivateBody,
       handler: async (req) => {
         const r = requesterOf(req);
         const body = jsonObject(req);

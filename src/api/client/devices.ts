@@ -4,6 +4,7 @@ import { MatrixError, badJson } from '../../errors.js';
 import { jsonObject, type JsonObject } from '../../http/body.js';
 import { clientPaths, requesterOf, type RouteDef } from '../../http/route.js';
 import type { DeviceInfo } from '../../services/devices.js';
+import { deleteDeviceBody, deleteDevicesBody, renameDeviceBody } from './bodies.js';
 
 /**
  * The spec's Device object. Synapse also sends `user_id` and sends unset fields as null; the spec
@@ -66,6 +67,7 @@ export const deviceRoutes = (ctx: Context): RouteDef[] => {
       method: 'PUT',
       path: clientPaths('/devices/:deviceId'),
       auth: 'user',
+      body: renameDeviceBody,
       allowGuests: true,
       handler: async (req) => {
         const { deviceId } = req.params as { deviceId: string };
@@ -82,6 +84,7 @@ export const deviceRoutes = (ctx: Context): RouteDef[] => {
       method: 'DELETE',
       path: clientPaths('/devices/:deviceId'),
       auth: 'user',
+      body: deleteDeviceBody,
       handler: async (req) => {
         const r = requesterOf(req);
         const { deviceId } = req.params as { deviceId: string };
@@ -96,6 +99,7 @@ export const deviceRoutes = (ctx: Context): RouteDef[] => {
       method: 'POST',
       path: clientPaths('/delete_devices'),
       auth: 'user',
+      body: deleteDevicesBody,
       handler: async (req) => {
         const r = requesterOf(req);
         const body = optionalBody(req);

@@ -4,6 +4,7 @@ import { jsonObject } from '../../http/body.js';
 import { clientPaths, requesterOf, type RouteDef } from '../../http/route.js';
 import { checkDeviceDisplayName } from '../../services/devices.js';
 import type { LoginIdentifier } from '../../services/login.js';
+import { loginBody } from './bodies.js';
 
 // GET/POST /_matrix/client/v3/login, POST /logout, /logout/all (spec §5.5).
 export const loginRoutes = (ctx: Context): RouteDef[] => {
@@ -19,6 +20,7 @@ export const loginRoutes = (ctx: Context): RouteDef[] => {
       method: 'POST',
       path: clientPaths('/login'),
       auth: 'none',
+      body: loginBody,
       handler: async (req) => {
         const body = jsonObject(req);
         if (typeof body.type === 'string') ctx.services.ratelimits.loginAddress.ratelimit(req.ip); // rc_login.address, per client IP

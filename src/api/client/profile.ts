@@ -4,6 +4,7 @@ import { jsonObject } from '../../http/body.js';
 import { clientPaths, requesterOf, type RouteDef } from '../../http/route.js';
 import { parseUserId } from '../../matrix/ids.js';
 import type { Profile } from '../../services/profiles.js';
+import { avatarUrlBody, displaynameBody } from './bodies.js';
 
 /** Unset fields are omitted, as Synapse and the spec do. */
 function profileBody(p: Profile, fields: Array<'displayname' | 'avatar_url'>): Record<string, string> {
@@ -41,6 +42,7 @@ export const profileRoutes = (ctx: Context): RouteDef[] => {
       method: 'PUT',
       path: clientPaths('/profile/:userId/displayname'),
       auth: 'user',
+      body: displaynameBody,
       allowGuests: true,
       handler: async (req) => {
         const userId = userIdParam(req);
@@ -55,6 +57,7 @@ export const profileRoutes = (ctx: Context): RouteDef[] => {
       method: 'PUT',
       path: clientPaths('/profile/:userId/avatar_url'),
       auth: 'user',
+      body: avatarUrlBody,
       handler: async (req) => {
         const userId = userIdParam(req);
         parseUserId(userId);

@@ -6,6 +6,7 @@ import { clientPaths, type RouteDef } from '../../http/route.js';
 import { randomLetters } from '../../matrix/access-token.js';
 import { REGISTRATION_TOKEN_STAGE } from '../../services/registration-tokens.js';
 import { UiaRequired, uiaRequestOf, type UiaFlow } from '../../services/uia.js';
+import { registerBody } from './bodies.js';
 
 // Server-side data a registration keeps in its UIA session (as Synapse's UIAuthSessionDataConstants).
 const PASSWORD_HASH = 'password_hash';
@@ -32,6 +33,7 @@ export const registerRoutes = (ctx: Context): RouteDef[] => {
       method: 'POST',
       path: clientPaths('/register'),
       auth: 'none',
+      body: registerBody,
       handler: async (req) => {
         const kind = queryString(req, 'kind') ?? 'user';
         if (kind === 'guest') throw new MatrixError(403, 'M_GUEST_ACCESS_FORBIDDEN', 'Guest access is disabled');
