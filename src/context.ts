@@ -94,7 +94,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     auth: new AuthService(db, { accountValidity: config.accountValidity.enabled, cache: new ChangeCache(storage.notifier, TOKEN_CACHE_TABLES) }),
     accounts,
     adminUsers: new AdminUsersService(db, config, accounts, new ChangeCache(storage.notifier, USER_VIEW_TABLES)),
-    sharedSecret: new SharedSecretRegistration(config.registrationSharedSecret, accounts),
+    sharedSecret: new SharedSecretRegistration(db, config.registrationSharedSecret, accounts),
     logins: new LoginService(db, accounts),
     uia: new UserInteractiveAuth(db, accounts),
     ratelimits: new RateLimits(db, config.rateLimits, config.serverName),

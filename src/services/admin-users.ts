@@ -9,6 +9,7 @@ import * as profiles from '../storage/stores/profiles.js';
 import * as users from '../storage/stores/users.js';
 import type { AccountsService } from './accounts.js';
 import type { Requester } from './auth.js';
+import { checkDisplayname } from './profiles.js';
 
 /** Everything the single-user admin view shows (catalogue §3.2). */
 export interface UserDetails {
@@ -109,8 +110,7 @@ export class AdminUsersService {
     if (body.deactivated === true && body.locked === true) throw badRequest("An user can't be deactivated and locked");
     const displayname = body.displayname;
     if (displayname !== undefined && displayname !== null) {
-      if (typeof displayname !== 'string') throw invalidParam("'displayname' must be a string");
-      if (displayname.length > 256) throw badRequest('Displayname is too long (max 256)');
+      checkDisplayname(displayname); // code points, as on every path
     }
     const avatarUrl = body.avatar_url;
     if (avatarUrl !== undefined && avatarUrl !== null) {

@@ -20,6 +20,16 @@ export interface Profile {
 type Field = 'displayname' | 'avatar_url';
 
 const codePoints = (s: string) => [...s].length;
+
+/**
+ * The one display-name rule of every path (client PUT, admin PUT, shared-secret registration): a
+ * string of at most MAX_DISPLAYNAME_LEN code points, as Synapse counts with Python's len() (an
+ * emoji is one, not two UTF-16 units).
+ */
+export function checkDisplayname(value: unknown): asserts value is string {
+  if (typeof value !== 'string') throw invalidParam("'displayname' must be a string");
+  if (codePoints(value) > MAX_DISPLAYNAME_LEN) throw badRequest(`Displayname is too long (max ${MAX_DISPLAYNAME_LEN})`);
+}
 const profileNotFound = () => notFound('Profile was not found');
 /** Synapse answers refusals here with status 400 but errcode M_FORBIDDEN. */
 const forbiddenAt400 = (message: string) => new MatrixError(400, 'M_FORBIDDEN', message);
@@ -48,8 +58,7 @@ export class ProfilesService {
   async setDisplayname(requester: Requester, userId: string, value: unknown): Promise<void> {
     await assertNotSuspended(this.db, requester.userId, 'Updating displayname while account is suspended is not allowed.');
     await this.checkCanSet(requester, userId, 'displayname');
-    if (typeof value !== 'string') throw invalidParam("'displayname' must be a string");
-    if (codePoints(value) > MAX_DISPLAYNAME_LEN) throw badRequest(`Displayname is too long (max ${MAX_DISPLAYNAME_LEN})`);
+    checkDisplayname(value);
     await profiles.setDisplayname(this.db, userId, value === '' ? null : value.trim());
   }
 

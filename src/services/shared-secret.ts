@@ -1,44 +1,50 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { MatrixError, badJson, badRequest } from '../errors.js';
 import { registrationMac } from '../matrix/registration-mac.js';
+import { withTransaction, type Db } from '../storage/database.js';
+import * as nonces from '../storage/stores/registration-nonces.js';
 import { truthy } from './admin-users.js';
 import type { AccountsService, Session } from './accounts.js';
+import { checkDisplayname } from './profiles.js';
 
-const NONCE_TTL_MS = 60_000;
+/** Synapse's nonce lifetime. */
+export const NONCE_TTL_MS = 60_000;
+/** At most this many live nonces: beyond it the oldest go (an unauthenticated GET must not grow storage). */
+export const MAX_NONCES = 10_000;
 
 const validCredential = (v: unknown): v is string => typeof v === 'string' && v.length <= 512 && !v.includes('\u0000');
 
 /**
- * Shared-secret registration (catalogue §4): single-use nonces that live 60 s in memory, and a
+ * Shared-secret registration (catalogue §4): single-use nonces that live 60 s in the database
+ * (so they survive a restart and serve every process), at most MAX_NONCES of them, and a
  * constant-time MAC comparison.
  */
 export class SharedSecretRegistration {
-  private readonly nonces = new Map<string, number>();
-
   constructor(
+    private readonly db: Db,
     private readonly secret: string | null,
     private readonly accounts: AccountsService,
+    private readonly now: () => number = Date.now,
+    private readonly maxNonces = MAX_NONCES,
   ) {}
 
-  private purge(now: number): void {
-    for (const [nonce, created] of this.nonces) if (now - created > NONCE_TTL_MS) this.nonces.delete(nonce);
-  }
-
-  newNonce(): string {
-    const now = Date.now();
-    this.purge(now);
+  async newNonce(): Promise<string> {
+    const now = this.now();
     const nonce = randomBytes(64).toString('hex');
-    this.nonces.set(nonce, now);
+    await withTransaction(this.db, async (tx) => {
+      await nonces.deleteNoncesBefore(tx, now - NONCE_TTL_MS);
+      await nonces.insertNonce(tx, nonce, now);
+      await nonces.trimNonces(tx, this.maxNonces);
+    });
     return nonce;
   }
 
   async register(body: Record<string, unknown>): Promise<{ userId: string; session: Session | null }> {
     if (!this.secret) throw badRequest('Shared secret registration is not enabled');
-    this.purge(Date.now());
     if (body.nonce === undefined) throw badJson('nonce must be specified');
     const nonce = String(body.nonce);
-    if (!this.nonces.has(nonce)) throw badRequest('unrecognised nonce');
-    this.nonces.delete(nonce); // consumed even if a later step fails
+    // Taken (deleted) at once: consumed even if a later step fails, and by one request only.
+    if (!(await nonces.takeNonce(this.db, nonce, this.now() - NONCE_TTL_MS))) throw badRequest('unrecognised nonce');
 
     if (body.username === undefined) throw badJson('username must be specified');
     if (!validCredential(body.username)) throw badRequest('Invalid username');
@@ -53,6 +59,9 @@ export class SharedSecretRegistration {
     const got = Buffer.from(String(body.mac), 'utf8');
     if (got.length !== want.length || !timingSafeEqual(got, want)) throw new MatrixError(403, 'M_UNKNOWN', 'HMAC incorrect');
     if (body.refresh_token !== undefined && typeof body.refresh_token !== 'boolean') throw badRequest('refresh_token must be a boolean');
+    // Validated before anything is created (a non-string used to create the user).
+    const displayname = body.displayname ?? null;
+    if (displayname !== null) checkDisplayname(displayname);
 
     const localpart = body.username.toLowerCase();
     await this.accounts.checkUsername(localpart);
@@ -61,7 +70,7 @@ export class SharedSecretRegistration {
       password: body.password,
       admin,
       userType: userType as string | null,
-      displayname: typeof body.displayname === 'string' ? body.displayname : null,
+      displayname: displayname as string | null,
       inhibitLogin: body.inhibit_login === true,
       deviceId: typeof body.device_id === 'string' ? body.device_id : null,
       initialDeviceDisplayName: typeof body.initial_device_display_name === 'string' ? body.initial_device_display_name : null,

@@ -11,7 +11,7 @@ export const sharedSecretRegisterRoutes = (ctx: Context): RouteDef[] => {
       method: 'GET',
       path: '/_synapse/admin/v1/register',
       auth: 'none',
-      handler: async () => ({ nonce: svc.newNonce() }),
+      handler: async () => ({ nonce: await svc.newNonce() }),
     },
     {
       method: 'POST',

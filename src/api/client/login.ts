@@ -1,5 +1,5 @@
 import type { Context } from '../../context.js';
-import { MatrixError, badJson, badRequest, forbidden, missingParam } from '../../errors.js';
+import { MatrixError, badJson, badRequest, forbidden, invalidParam, missingParam } from '../../errors.js';
 import { jsonObject } from '../../http/body.js';
 import { clientPaths, requesterOf, type RouteDef } from '../../http/route.js';
 import { checkDeviceDisplayName } from '../../services/devices.js';
@@ -24,11 +24,11 @@ export const loginRoutes = (ctx: Context): RouteDef[] => {
       handler: async (req) => {
         const body = jsonObject(req);
         if (typeof body.type === 'string') ctx.services.ratelimits.loginAddress.ratelimit(req.ip); // rc_login.address, per client IP
-        if (body.type !== 'm.login.password') {
-          if (typeof body.type !== 'string') throw missingParam("Missing params: ['type']");
-          throw badRequest(`Unknown login type ${body.type}`);
-        }
-        if (typeof body.password !== 'string') throw missingParam("Missing params: ['password']");
+        // Synapse's validate_login: a type or password of the wrong JSON type is M_INVALID_PARAM.
+        if (body.type === undefined) throw missingParam("Missing params: ['type']");
+        if (typeof body.type !== 'string') throw invalidParam('Bad parameter: type');
+        if (body.type !== 'm.login.password') throw badRequest(`Unknown login type ${body.type}`);
+        if (typeof body.password !== 'string') throw invalidParam('Bad parameter: password');
         if (body.device_id !== undefined && body.device_id !== null && typeof body.device_id !== 'string') throw badJson('device_id must be a string');
         const name = typeof body.initial_device_display_name === 'string' ? body.initial_device_display_name : null;
         checkDeviceDisplayName(name);
@@ -69,16 +69,30 @@ export const loginRoutes = (ctx: Context): RouteDef[] => {
   ];
 };
 
-/** The `identifier` of a login (or the legacy top-level `user`/`medium`+`address`). */
+/** A string field of a login: absent or empty is `missing`, another JSON type is M_INVALID_PARAM. */
+function loginString(v: unknown, name: string, missing: () => MatrixError): string {
+  if (v === undefined || v === null || v === '') throw missing();
+  if (typeof v !== 'string') throw invalidParam(`Bad parameter: ${name}`);
+  return v;
+}
+
+/** The `identifier` of a login (or the legacy top-level `user`/`medium`+`address`), with Synapse's texts. */
 function identifierOf(body: Record<string, unknown>): LoginIdentifier {
-  const id = body.identifier as Record<string, unknown> | undefined;
+  const id = body.identifier;
+  if (id !== undefined && id !== null && (typeof id !== 'object' || Array.isArray(id))) throw invalidParam('Bad parameter: identifier');
   if (id && typeof id === 'object') {
-    if (id.type === 'm.id.user' && typeof id.user === 'string') return { kind: 'user', user: id.user };
-    if (id.type === 'm.id.thirdparty' && typeof id.medium === 'string' && typeof id.address === 'string')
-      return { kind: 'threepid', medium: id.medium, address: id.address };
-    if (id.type === 'm.id.user' || id.type === 'm.id.thirdparty') throw missingParam('Invalid identifier');
+    const ident = id as Record<string, unknown>;
+    if (!('type' in ident)) throw missingParam("'identifier' dict has no key 'type'");
+    if (ident.type === 'm.id.user') {
+      return { kind: 'user', user: loginString(ident.user, 'user', () => badRequest("User identifier is missing 'user' key")) };
+    }
+    if (ident.type === 'm.id.thirdparty') {
+      const missing = () => badRequest('Invalid thirdparty identifier');
+      return { kind: 'threepid', medium: loginString(ident.medium, 'medium', missing), address: loginString(ident.address, 'address', missing) };
+    }
     throw new MatrixError(400, 'M_UNKNOWN', 'Unknown login identifier type');
   }
+  if (body.user !== undefined && body.user !== null && typeof body.user !== 'string') throw invalidParam('Bad parameter: user');
   if (typeof body.user === 'string') return { kind: 'user', user: body.user };
   if (typeof body.medium === 'string' && typeof body.address === 'string') return { kind: 'threepid', medium: body.medium, address: body.address };
   throw forbidden('Invalid username or password');
