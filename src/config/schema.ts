@@ -165,6 +165,8 @@ export interface Config {
   serverName: string;
   /** Always ends with '/'. */
   publicBaseUrl: string;
+  /** Whether `public_baseurl` was set: only then are /.well-known/matrix/client and login's `well_known` served, as in Synapse. */
+  serveClientWellknown: boolean;
   serveServerWellknown: boolean;
   listeners: ListenerConfig[];
   database: DatabaseConfig;

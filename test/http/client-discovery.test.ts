@@ -58,7 +58,7 @@ describe('Discovery: versions, capabilities, well-known, key server', () => {
     expect(res.body.errcode).toBe('M_MISSING_TOKEN');
   });
 
-  it('GET /.well-known/matrix/client gives public_baseurl; matrix/server is off by default (404 M_UNRECOGNIZED)', async () => {
+  it('GET /.well-known/matrix/client gives public_baseurl when set; matrix/server is off by default (404 M_UNRECOGNIZED)', async () => {
     const client = await s.request('GET', '/.well-known/matrix/client');
     expect(client.status).toBe(200);
     expect(client.body).toEqual({ 'm.homeserver': { base_url: 'http://localhost:8008/' } });
@@ -134,5 +134,27 @@ describe('Discovery with serve_server_wellknown', () => {
     b = await startServer({ ...NO_RATE_LIMITS, serve_server_wellknown: true, server_name: 'example.org:8448' });
     const res = await b.request('GET', '/.well-known/matrix/server');
     expect(res.body).toEqual({ 'm.server': 'example.org:8448' });
+  });
+});
+
+describe('Discovery without public_baseurl (as a generated config)', () => {
+  let c: TestServer | undefined;
+  afterAll(async () => c?.close());
+
+  it('GET /.well-known/matrix/client is 404 and login carries no well_known, so clients keep their URL', async () => {
+    c = await startServer({ ...NO_RATE_LIMITS, public_baseurl: null });
+    const res = await c.request('GET', '/.well-known/matrix/client');
+    // Synapse answers 404 ".well-known not available" here: a client then IGNOREs discovery (spec
+    // client-server §4.1.1) instead of following a guessed https://<server_name>/.
+    expect(res.status).toBe(404);
+    expect(res.body).toEqual({ errcode: 'M_NOT_FOUND', error: '.well-known not available' });
+    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    await c.registerUser('dora', { password: 'pw-dora-1' });
+    const login = await c.request('POST', `${V3}/login`, {
+      body: { type: 'm.login.password', identifier: { type: 'm.id.user', user: 'dora' }, password: 'pw-dora-1' },
+    });
+    expect(login.status).toBe(200);
+    expect(login.body.user_id).toBe('@dora:localhost');
+    expect(login.body).not.toHaveProperty('well_known');
   });
 });

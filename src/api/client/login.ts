@@ -39,7 +39,7 @@ export const loginRoutes = (ctx: Context): RouteDef[] => {
           access_token: session.accessToken,
           home_server: ctx.config.serverName,
           device_id: session.deviceId,
-          well_known: { 'm.homeserver': { base_url: ctx.config.publicBaseUrl } },
+          ...(ctx.config.serveClientWellknown ? { well_known: { 'm.homeserver': { base_url: ctx.config.publicBaseUrl } } } : {}), // as /.well-known
         };
       },
     },

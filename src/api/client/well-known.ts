@@ -1,4 +1,5 @@
 import type { Context } from '../../context.js';
+import { notFound } from '../../errors.js';
 import type { RouteDef } from '../../http/route.js';
 import { parseServerName } from '../../matrix/server-name.js';
 
@@ -8,7 +9,20 @@ import { parseServerName } from '../../matrix/server-name.js';
 export const wellKnownRoutes = (ctx: Context): RouteDef[] => {
   const cfg = ctx.config;
   const client = { 'm.homeserver': { base_url: cfg.publicBaseUrl } };
-  const routes: RouteDef[] = [{ method: 'GET', path: '/.well-known/matrix/client', auth: 'none', handler: async () => client }];
+  // Without public_baseurl the default https://<server_name>/ is a guess (https://localhost/ on a
+  // generated config): clients and Ketesa would follow it and fail, so answer 404 as Synapse does
+  // (its text, as Matrix JSON rather than its text/plain) and clients keep the URL they were given.
+  const routes: RouteDef[] = [
+    {
+      method: 'GET',
+      path: '/.well-known/matrix/client',
+      auth: 'none',
+      handler: async () => {
+        if (!cfg.serveClientWellknown) throw notFound('.well-known not available');
+        return client;
+      },
+    },
+  ];
   if (cfg.serveServerWellknown) {
     // Federation then goes to https://<server_name>/ on 443 (or the port in server_name), not 8448.
     const parsed = parseServerName(cfg.serverName);
