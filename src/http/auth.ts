@@ -28,10 +28,12 @@ function userAgentOf(req: FastifyRequest): string {
  */
 export function authHook(auth: AuthService, clientIps?: ClientIpsService) {
   return async function authenticate(req: FastifyRequest, _reply: FastifyReply): Promise<void> {
-    if (req.method !== 'OPTIONS') checkRequestParams(req); // a CORS pre-flight reaches nothing
     const config = req.routeOptions.config;
     const level = config.auth;
-    if (level === undefined || level === 'none') return;
+    // Unknown paths (404/405) and CORS pre-flights reach nothing; every route's input is gated.
+    if (level === undefined || req.method === 'OPTIONS') return;
+    checkRequestParams(req);
+    if (level === 'none') return;
     const token = extractToken(authorizationHeaders(req), (req.query as Record<string, unknown>).access_token);
     if (token === null) {
       if (level === 'optional') return;

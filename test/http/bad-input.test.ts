@@ -39,6 +39,12 @@ describe('NUL and unpaired surrogates in tokens, query and path parameters: 400 
     expect((await s.request('GET', '/_matrix/client/v3/account/whoami?access_token=100%zz')).body.errcode).toBe('M_UNKNOWN_TOKEN');
   });
 
+  it('unknown paths stay 404 and pre-flights 204 whatever their parameters', async () => {
+    const res = await s.request('GET', '/_matrix/client/v3/nothing/here?x=%00');
+    expect([res.status, res.body.errcode]).toEqual([404, 'M_UNRECOGNIZED']);
+    expect((await s.request('OPTIONS', '/_synapse/admin/v2/users/%00?access_token=%00')).status).toBe(204);
+  });
+
   it('query parameters of the users list and look-ups', async () => {
     const get = (q: string) => s.request('GET', `/_synapse/admin/v2/users?${q}`, { token: admin.accessToken });
     for (const q of ['name=%00', 'user_id=a%00', 'not_user_type=%00', 'name=%ED%A0%80', 'na%00me=x', 'name=%ED%A0%80%ED%B0%80']) expectError(await get(q), 'M_INVALID_PARAM');
