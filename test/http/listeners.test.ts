@@ -3,9 +3,8 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load.js';
-import { registrationMac } from '../../src/matrix/registration-mac.js';
-import { BIN, ensureBuilt, freePort, startProcess, tempDir, type RunningProcess } from '../harness/cli.js';
+import { BIN, ensureBuilt, freePort, loadConfigFiles, startProcess, tempDir, type RunningProcess } from '../harness/cli.js';
+import { registrationMac } from '../harness/registration-mac.js';
 import { PG_URL, SHARED_SECRET, TEST_DB, startServer, type TestServer } from '../harness/server.js';
 
 /**
@@ -88,7 +87,7 @@ media_store_path: ${JSON.stringify(join(dir, 'media'))}
 `,
     );
     // Config validation accepts the resource name.
-    expect(loadConfig([path]).config.listeners.map((l) => l.resources)).toEqual([['client', 'federation'], ['admin']]);
+    expect(loadConfigFiles([path]).config.listeners.map((l) => l.resources)).toEqual([['client', 'federation'], ['admin']]);
     writeFileSync(join(dir, 'localhost.signing.key'), 'ed25519 a_test 4vGd2p0cOjHTPqYGvB1YkyCWtpWPUE4JtwgUAh0yDt0\n');
     axon = startProcess(process.execPath, [BIN.axon, '-c', path], { cwd: dir, env: { AXON_LOG_LEVEL: 'info' } });
     await axon.waitFor(/started for localhost/);
