@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registrationMac } from '../../src/matrix/registration-mac.js';
-import type { Notification } from '../../src/storage/changes.js';
-import { announce, withTransaction } from '../../src/storage/database.js';
+import { registrationMac } from '../harness/registration-mac.js';
+import { announce, withTransaction, type Notification } from '../harness/storage.js';
 import { querySql, runSql, SHARED_SECRET, startServer, type ApiResponse, type TestServer, type TestUser } from '../harness/server.js';
 
 /**
