@@ -337,19 +337,20 @@ function loginName(): string {
   }
 }
 
-/** Synapse's `_find_client_listener`: first `type: http`, non-TLS listener serving `client`. */
+/**
+ * Synapse's `_find_client_listener`: the first `type: http`, non-TLS listener serving `client`.
+ * Axon serves the Admin API (and so shared-secret registration) on an `admin` listener when one
+ * declares it, and nowhere else then: such a listener is looked for first.
+ */
 export function findClientListener(config: Record<string, unknown>): string | null {
-  const listeners = Array.isArray(config.listeners) ? config.listeners : [];
-  for (const l of listeners as Array<Record<string, unknown> | null>) {
-    if (!l || typeof l !== 'object') continue;
-    if (l.type !== 'http' || l.tls) continue;
-    const resources = Array.isArray(l.resources) ? (l.resources as Array<Record<string, unknown> | null>) : [];
-    const servesClient = resources.some((res) => Array.isArray(res?.names) && res.names.includes('client'));
-    if (!servesClient) continue;
-    // Bind addresses are ignored, as in Synapse.
-    return `http://localhost:${String(l.port)}`;
-  }
-  return null;
+  const listeners = (Array.isArray(config.listeners) ? config.listeners : []) as Array<Record<string, unknown> | null>;
+  const serves = (l: Record<string, unknown>, name: string) =>
+    Array.isArray(l.resources) && (l.resources as Array<Record<string, unknown> | null>).some((res) => Array.isArray(res?.names) && res.names.includes(name));
+  const plain = listeners.filter((l): l is Record<string, unknown> => !!l && typeof l === 'object' && l.type === 'http' && !l.tls);
+  const anyAdmin = listeners.some((l) => !!l && typeof l === 'object' && serves(l, 'admin'));
+  const found = plain.find((l) => serves(l, anyAdmin ? 'admin' : 'client'));
+  // Bind addresses are ignored, as in Synapse.
+  return found ? `http://localhost:${String(found.port)}` : null;
 }
 
 function readTextFile(path: unknown, setting: string, err: (s: string) => void): string {

@@ -17,6 +17,19 @@ describe("register_new_matrix_user's listener discovery (Synapse's _find_client_
     expect(findClientListener(config)).toBe('http://localhost:8010');
   });
 
+  it('prefers the listener serving `admin` when one declares it (the Admin API is only there then)', () => {
+    const config = {
+      listeners: [
+        { port: 8008, type: 'http', resources: [{ names: ['client', 'federation'] }] },
+        { port: 8448, type: 'http', tls: true, resources: [{ names: ['admin'] }] },
+        { port: 9008, type: 'http', bind_addresses: ['127.0.0.1'], resources: [{ names: ['admin'] }] },
+      ],
+    };
+    expect(findClientListener(config)).toBe('http://localhost:9008');
+    // An admin listener only reachable over TLS: nothing the script can use.
+    expect(findClientListener({ listeners: [config.listeners[0], config.listeners[1]] })).toBeNull();
+  });
+
   it('returns null when there is no suitable listener, or no listeners at all', () => {
     expect(findClientListener({})).toBeNull();
     expect(findClientListener({ listeners: [] })).toBeNull();
