@@ -51,17 +51,24 @@ export class Notifier {
   private readonly listeners = new Map<string, Set<Listener>>();
   private transport: Transport | null = null;
   /**
-   * Set by the engine: checks for changes made outside this process that the engine can only
-   * notice when asked (SQLite's data_version), publishing them; returns false while the engine has
-   * no trustworthy change signal (PostgreSQL's listening connection down): caches then read fresh.
+   * Set by the engine: reports changes made outside this process that the engine only notices
+   * when asked (SQLite's data_version). A file-lock round trip on SQLite, so `sync` runs it at
+   * most once per turn of the event loop.
    */
-  probe: () => boolean = () => true;
+  probe: () => void = () => {};
+  /**
+   * Set by the engine: false while it has no trustworthy change signal (PostgreSQL's listening
+   * connection down); caches then read fresh.
+   */
+  trusted: () => boolean = () => true;
   /**
    * Set by the engine: resolves once every change committed before the call has been delivered
    * (PostgreSQL: a round trip on the listening connection, which receives pending notifications
    * before the answer). Nothing to wait for where `probe` sees everything (SQLite).
    */
   fence: () => Promise<void> = async () => {};
+  /** Whether `probe` already ran in this turn of the event loop. */
+  private probed = false;
 
   /** Subscribes to topics; returns the unsubscribe function. */
   subscribe(topics: readonly string[], fn: Listener): () => void {
@@ -95,18 +102,23 @@ export class Notifier {
     this.deliver(Object.keys(WATCHED_TABLES).map((topic) => ({ topic, keys: '*' as const })));
   }
 
-  /** See `probe`. Call before trusting a cached read. */
+  /** Whether caches may be used now (see `trusted`); their freshness comes from `sync`. */
   fresh(): boolean {
-    return this.probe();
+    return this.trusted();
   }
 
   /**
    * Waits until every change committed before now has been delivered, so that what a request
    * reads from caches afterwards is at least as new as the database was when it arrived (an
    * operator's UPDATE is seen by the very next request). Call once at the start of a request.
+   * Requests whose data arrived in the same turn of the event loop share one probe: it runs after
+   * the poll that delivered them all, so after anything committed before any of them was sent.
    */
   async sync(): Promise<void> {
     await this.fence();
+    if (this.probed) return;
+    this.probed = true;
+    setImmediate(() => (this.probed = false));
     this.probe();
   }
 

@@ -24,7 +24,7 @@ import { ChangeSet, type Notifier } from './changes.js';
  *   so the very next request sees its own writes through any cache.
  * - A listening connection receives everyone else's commits (another Axon process, an operator's
  *   psql) moments after they happen; ours it recognises by application_name and skips. While that
- *   connection is down, caches are bypassed (`Notifier.probe` answers false), and on reconnecting
+ *   connection is down, caches are bypassed (`Notifier.trusted` answers false), and on reconnecting
  *   everything counts as changed.
  * - Writes outside a transaction run inside one, so their changes are captured the same way.
  */
@@ -79,7 +79,7 @@ export class PgEngine {
     this.pool = new pgModule.Pool({ ...this.settings.connection, min: settings.poolMin, max: settings.poolMax });
     // An idle client losing its connection must not crash the process.
     this.pool.on('error', () => {});
-    notifier.probe = () => this.listening;
+    notifier.trusted = () => this.listening;
     notifier.fence = () => this.fence();
   }
 

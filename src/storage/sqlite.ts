@@ -111,7 +111,6 @@ export class SqliteEngine {
         this.lastDataVersion = v;
         this.notifier.everythingChanged();
       }
-      return true;
     };
   }
 

@@ -238,7 +238,7 @@ describe('the after-commit notification bus', () => {
       await runSql(server, `UPDATE users SET user_type = 'bot' WHERE name = '${u!.userId}'`);
       const deadline = Date.now() + 5000;
       while (seen.length === 0 && Date.now() < deadline) {
-        notifier.fresh();
+        await notifier.sync();
         await new Promise((r) => setTimeout(r, 10));
       }
       // PostgreSQL names the user; SQLite only learns that another connection committed.

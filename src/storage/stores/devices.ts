@@ -36,9 +36,11 @@ export async function deleteDevices(db: Db, userId: string, deviceIds: string[])
 
 /** Deletes up to `limit` of a user's devices; returns how many went (see inChunks). */
 export async function deleteSomeDevices(db: Db, userId: string, limit: number): Promise<number> {
-  const some = db.selectFrom('devices').select('device_id').where('user_id', '=', userId).limit(limit);
-  const r = await db.deleteFrom('devices').where('user_id', '=', userId).where('device_id', 'in', some).executeTakeFirst();
-  return Number(r.numDeletedRows);
+  // Keys first, then a delete by key: a DELETE … IN (SELECT … LIMIT $n) run as a prepared
+  // statement can get a generic plan on PostgreSQL that re-runs the subquery for every row.
+  const ids = (await db.selectFrom('devices').select('device_id').where('user_id', '=', userId).limit(limit).execute()).map((r) => r.device_id);
+  await deleteDevices(db, userId, ids);
+  return ids.length;
 }
 
 export async function deviceIdsOf(db: Db, userId: string): Promise<string[]> {

@@ -75,9 +75,10 @@ export async function deleteUserTokens(db: Db, userId: string, opts: { exceptTok
 
 /** Deletes up to `limit` of the tokens a user owns; returns how many went (see inChunks). */
 export async function deleteSomeUserTokens(db: Db, userId: string, limit: number): Promise<number> {
-  const some = db.selectFrom('access_tokens').select('id').where('user_id', '=', userId).limit(limit);
-  const r = await db.deleteFrom('access_tokens').where('id', 'in', some).executeTakeFirst();
-  return Number(r.numDeletedRows);
+  // Keys first, then a delete by key (see deleteSomeDevices).
+  const ids = (await db.selectFrom('access_tokens').select('id').where('user_id', '=', userId).limit(limit).execute()).map((r) => r.id);
+  if (ids.length > 0) await db.deleteFrom('access_tokens').where('id', 'in', ids).execute();
+  return ids.length;
 }
 
 export async function deleteTokensForDevices(db: Db, userId: string, deviceIds: string[]): Promise<void> {
