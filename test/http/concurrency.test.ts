@@ -175,7 +175,7 @@ describe('concurrent writes', () => {
     // until the first commits, so the wait gives up after a moment and there is no deadlock).
     const meet = async () => {
       if (++arrived === 2) release();
-      await Promise.race([bothArrived, new Promise((r) => setTimeout(r, 300))]);
+      await Promise.race([bothArrived, new Promise((r) => setTimeout(r, 2000))]);
     };
     const attempts = { a: 0, b: 0 };
     const swap = (first: string, second: string, who: 'a' | 'b') =>
