@@ -25,8 +25,6 @@ export const WATCHED_TABLES = {
   user_external_ids: 'user_id',
 } as const;
 
-export type WatchedTable = keyof typeof WATCHED_TABLES;
-
 /** Keys of the rows that changed, or every row ('*'). */
 export type ChangedKeys = readonly string[] | '*';
 
@@ -163,10 +161,6 @@ export class ChangeSet {
       if (keys === '*') this.add(table, '*');
       else for (const k of keys.split(KEY_SEPARATOR)) this.add(table, k);
     }
-  }
-
-  get empty(): boolean {
-    return this.byTable.size === 0;
   }
 
   drain(): Notification[] {
