@@ -35,6 +35,11 @@ export interface RoomVersion {
    * invalid events are refused with M_BAD_JSON or dropped over federation.
    */
   readonly strictCanonicalJson: boolean;
+  /**
+   * v1–v2: `m.room.redaction` has its own authorization rule (redact level, or same event ID
+   * domain); from v3 redactions pass the auth rules and are checked when applied.
+   */
+  readonly redactionAuthRule: boolean;
   /** v1–v5: the special authorization rule for `m.room.aliases` events (removed in v6). */
   readonly specialCaseAliasesAuth: boolean;
   /** v6+: the `notifications` power levels are checked when power levels change. */
@@ -62,6 +67,7 @@ function make(n: number): RoomVersion {
     stateResolution: n === 1 ? 'v1' : 'v2',
     enforceKeyValidity: n >= 5,
     strictCanonicalJson: n >= 6,
+    redactionAuthRule: n <= 2,
     specialCaseAliasesAuth: n <= 5,
     limitNotificationsPowerLevels: n >= 6,
     knocking: n >= 7,
