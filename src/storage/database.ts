@@ -1,4 +1,4 @@
-import { Kysely, type Transaction } from 'kysely';
+import { Kysely, type Dialect, type Transaction } from 'kysely';
 import type { DatabaseConfig } from '../config/schema.js';
 import { Notifier } from './changes.js';
 import type { DialectName } from './dialect.js';
@@ -23,17 +23,15 @@ export interface Storage {
   close(): Promise<void>;
 }
 
-export async function openSqlite(path: string): Promise<Storage> {
-  const { default: Sqlite } = await import('better-sqlite3');
-  const notifier = new Notifier();
-  const engine = new SqliteEngine(Sqlite, path, notifier);
-  const db = new Kysely<Database>({ dialect: sqliteDialect(engine) });
+/** The Storage around an engine's Kysely dialect: one notifier, registered for announce(). */
+function assemble(dialect: DialectName, kyselyDialect: Dialect, notifier: Notifier, watchChanges: () => Promise<void>): Storage {
+  const db = new Kysely<Database>({ dialect: kyselyDialect });
   registerNotifier(db, notifier);
   return {
     db,
-    dialect: 'sqlite',
+    dialect,
     notifier,
-    watchChanges: async () => engine.watchTables(),
+    watchChanges,
     close: async () => {
       await notifier.close();
       await db.destroy();
@@ -41,37 +39,19 @@ export async function openSqlite(path: string): Promise<Storage> {
   };
 }
 
+export async function openSqlite(path: string): Promise<Storage> {
+  const { default: Sqlite } = await import('better-sqlite3');
+  const notifier = new Notifier();
+  const engine = new SqliteEngine(Sqlite, path, notifier);
+  return assemble('sqlite', sqliteDialect(engine), notifier, async () => engine.watchTables());
+}
+
 export async function openPostgres(cfg: Extract<DatabaseConfig, { kind: 'postgres' }>): Promise<Storage> {
   const { default: pg } = await import('pg');
   const notifier = new Notifier();
-  const engine = new PgEngine(
-    pg,
-    {
-      connection: {
-        connectionString: cfg.connectionString,
-        host: cfg.host,
-        port: cfg.port,
-        user: cfg.user,
-        password: cfg.password,
-        database: cfg.database,
-      },
-      poolMin: cfg.poolMin,
-      poolMax: cfg.poolMax,
-    },
-    notifier,
-  );
-  const db = new Kysely<Database>({ dialect: postgresDialect(engine) });
-  registerNotifier(db, notifier);
-  return {
-    db,
-    dialect: 'postgres',
-    notifier,
-    watchChanges: () => engine.listen(),
-    close: async () => {
-      await notifier.close();
-      await db.destroy();
-    },
-  };
+  const { connectionString, host, port, user, password, database } = cfg;
+  const engine = new PgEngine(pg, { connection: { connectionString, host, port, user, password, database }, poolMin: cfg.poolMin, poolMax: cfg.poolMax }, notifier);
+  return assemble('postgres', postgresDialect(engine), notifier, () => engine.listen());
 }
 
 /** Opens the configured engine, loading only its driver. */
