@@ -21,6 +21,12 @@ import { SharedSecretRegistration } from './services/shared-secret.js';
 import { UserInteractiveAuth } from './services/uia.js';
 import { UserLifecycleService } from './services/user-lifecycle.js';
 import { UserListService } from './services/user-list.js';
+import { EventCreator } from './services/rooms/event-creator.js';
+import { Persister } from './services/rooms/persister.js';
+import { RoomActors, StateGroupIds } from './services/rooms/room-actor.js';
+import { RoomsService } from './services/rooms/rooms.js';
+import { StreamPositions } from './services/rooms/stream-positions.js';
+import { allocatorStarts } from './storage/stores/events.js';
 import { openStorage, type Storage } from './storage/database.js';
 import { migrate } from './storage/migrations/index.js';
 import { ChangeCache } from './storage/change-cache.js';
@@ -47,6 +53,10 @@ export interface Services {
   devices: DevicesService;
   profiles: ProfilesService;
   serverKeys: ServerKeysService;
+  rooms: RoomsService;
+  /** Stream positions of room events: `current` is what readers may see. */
+  streamPositions: StreamPositions;
+  persister: Persister;
 }
 
 /** The composition root: configuration, logger, storage and the services built on them. */
@@ -88,6 +98,14 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const passwords = new Passwords(config.bcryptRounds, config.password);
   const accounts = new AccountsService(db, config, passwords);
   const clientIps = new ClientIpsService(db, log);
+  const profiles = new ProfilesService(db, config, accounts);
+  // The room pipeline: actors build and check events, the persister writes them in group commits.
+  const starts = await allocatorStarts(db);
+  const streamPositions = new StreamPositions(starts.stream);
+  const isLocalUser = (userId: string) => accounts.isLocal(userId);
+  const actors = new RoomActors(db, isLocalUser);
+  const persister = new Persister(db, streamPositions, log, (roomId, generation) => actors.invalidate(roomId, generation));
+  const eventCreator = new EventCreator(db, config.serverName, signingKey, actors, persister, new StateGroupIds(starts.stateGroup), isLocalUser);
   // Every service is built here, once, so route modules never see the database and every listener
   // shares one set of caches.
   const services: Services = {
@@ -107,13 +125,17 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     accountData: new AccountDataService(db, config.serverName),
     pushers: new PushersService(db, config.serverName),
     devices: new DevicesService(db, accounts, clientIps),
-    profiles: new ProfilesService(db, config, accounts),
+    profiles,
     serverKeys: new ServerKeysService(config.serverName, signingKey),
+    rooms: new RoomsService(db, { serverName: config.serverName, defaultRoomVersion: config.defaultRoomVersion }, eventCreator, profiles),
+    streamPositions,
+    persister,
   };
   services.clientIps.start();
   const close = async () => {
     // Pending client IPs are written before the database goes away.
     await services.clientIps.close();
+    await persister.drained();
     await storage.close();
   };
   return { config, log, storage, signingKey, services, close };

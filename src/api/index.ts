@@ -17,6 +17,7 @@ import { loginRoutes } from './client/login.js';
 import { profileRoutes } from './client/profile.js';
 import { pusherRoutes } from './client/pushers.js';
 import { registerRoutes } from './client/register.js';
+import { roomRoutes } from './client/rooms.js';
 import { versionsRoutes } from './client/versions.js';
 import { wellKnownRoutes } from './client/well-known.js';
 import { keyServerRoutes } from './federation/keys.js';
@@ -33,6 +34,7 @@ export const clientRoutes = (ctx: Context): RouteDef[] => [
   ...capabilitiesRoutes(ctx),
   ...accountDataRoutes(ctx),
   ...pusherRoutes(ctx),
+  ...roomRoutes(ctx),
 ];
 
 export const adminRoutes = (ctx: Context): RouteDef[] => [

@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { firstError } from './check.js';
 import { ConfigSchema, type Config, type RateLimitSetting, type RawConfig } from './schema.js';
 import { parseYaml11 } from './yaml.js';
+import { DEFAULT_ROOM_VERSION, roomVersion } from '../matrix/room-versions.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -157,6 +158,7 @@ export function normalizeConfig(input: Record<string, unknown>, configPaths: str
       },
     },
     bcryptRounds: raw.bcrypt_rounds ?? 12,
+    defaultRoomVersion: defaultRoomVersionOf(raw.default_room_version),
     mediaStorePath: abs(raw.media_store_path ?? 'media_store'),
     maxUploadSize: parseSize(raw.max_upload_size ?? '50M', 'max_upload_size'),
     signingKeyPath: abs(raw.signing_key_path ?? `${raw.server_name}.signing.key`),
@@ -190,4 +192,11 @@ function accountValidityOf(raw: RawConfig): Config['accountValidity'] {
 export function loadConfig(paths: string[]): { config: Config; ignoredKeys: string[] } {
   const raw = readConfigFiles(paths);
   return { config: normalizeConfig(raw, paths), ignoredKeys: unknownKeys(raw) };
+}
+
+/** `default_room_version` must name a room version Axon knows (Synapse refuses to start otherwise). */
+function defaultRoomVersionOf(value: string | undefined): string {
+  if (value === undefined) return DEFAULT_ROOM_VERSION;
+  if (!roomVersion(value)) throw new ConfigError(`default_room_version: unknown room version '${value}'`);
+  return value;
 }

@@ -78,6 +78,7 @@ export const ConfigSchema = Type.Object({
     }),
   ),
   bcrypt_rounds: Type.Optional(Type.Integer({ minimum: 4, maximum: 31 })),
+  default_room_version: Type.Optional(Type.String()),
   media_store_path: Type.Optional(Type.String()),
   max_upload_size: Type.Optional(Type.Union([Type.String(), Type.Integer({ minimum: 0 })])),
   signing_key_path: Type.Optional(Type.String()),
@@ -180,6 +181,8 @@ export interface Config {
   registrationRequiresToken: boolean;
   password: PasswordConfig;
   bcryptRounds: number;
+  /** The room version of new rooms (`default_room_version`, default 10). */
+  defaultRoomVersion: string;
   mediaStorePath: string;
   maxUploadSize: number;
   signingKeyPath: string;

@@ -5,6 +5,7 @@ import * as m002 from './002-user-admin.js';
 import * as m003 from './003-user-search.js';
 import * as m004 from './004-change-capture.js';
 import * as m005 from './005-uia-sessions-nonces.js';
+import * as m006 from './006-rooms.js';
 
 type Step = { up(db: Kysely<unknown>, dialect: DialectName): Promise<void> };
 
@@ -15,6 +16,7 @@ const STEPS: Record<string, Step> = {
   '003-user-search': m003,
   '004-change-capture': m004,
   '005-uia-sessions-nonces': m005,
+  '006-rooms': m006,
 };
 
 /** Applies pending migrations; the applied versions are recorded in `schema_migrations`. */

@@ -187,6 +187,207 @@ export interface RegistrationNoncesTable {
   created_ts: number;
 }
 
+// Rooms and events (migration 006), Synapse's tables.
+
+export interface RoomsTable {
+  room_id: string;
+  is_public: Bool | null;
+  creator: string | null;
+  room_version: string | null;
+  has_auth_chain_index: Bool | null;
+}
+
+export interface EventsTable {
+  topological_ordering: number;
+  event_id: string;
+  type: string;
+  room_id: string;
+  content: string | null;
+  unrecognized_keys: string | null;
+  processed: Bool;
+  outlier: Bool;
+  depth: number;
+  origin_server_ts: number | null;
+  received_ts: number | null;
+  sender: string | null;
+  contains_url: Bool | null;
+  instance_name: string | null;
+  stream_ordering: number;
+  state_key: string | null;
+  rejection_reason: string | null;
+}
+
+export interface EventJsonTable {
+  event_id: string;
+  room_id: string;
+  internal_metadata: string;
+  json: string;
+  format_version: number | null;
+}
+
+export interface EventEdgesTable {
+  event_id: string;
+  prev_event_id: string;
+  room_id: string | null;
+  is_state: Generated<Bool>;
+}
+
+export interface EventAuthTable {
+  event_id: string;
+  auth_id: string;
+  room_id: string;
+}
+
+export interface StateEventsTable {
+  event_id: string;
+  room_id: string;
+  type: string;
+  state_key: string;
+  prev_state: string | null;
+}
+
+export interface CurrentStateEventsTable {
+  event_id: string;
+  room_id: string;
+  type: string;
+  state_key: string;
+  membership: string | null;
+  event_stream_ordering: number | null;
+}
+
+export interface RoomMembershipsTable {
+  event_id: string;
+  user_id: string;
+  sender: string;
+  room_id: string;
+  membership: string;
+  forgotten: Generated<number>;
+  display_name: string | null;
+  avatar_url: string | null;
+  event_stream_ordering: number | null;
+}
+
+export interface LocalCurrentMembershipTable {
+  room_id: string;
+  user_id: string;
+  event_id: string;
+  membership: string;
+  event_stream_ordering: number | null;
+}
+
+export interface EventForwardExtremitiesTable {
+  event_id: string;
+  room_id: string;
+}
+
+export interface StateGroupsTable {
+  id: number;
+  room_id: string;
+  event_id: string;
+}
+
+export interface StateGroupEdgesTable {
+  state_group: number;
+  prev_state_group: number;
+}
+
+export interface StateGroupsStateTable {
+  state_group: number;
+  room_id: string;
+  type: string;
+  state_key: string;
+  event_id: string;
+}
+
+export interface EventToStateGroupsTable {
+  event_id: string;
+  state_group: number;
+}
+
+export interface RedactionsTable {
+  event_id: string;
+  redacts: string;
+  have_censored: Generated<Bool>;
+  received_ts: number | null;
+}
+
+export interface EventRelationsTable {
+  event_id: string;
+  relates_to_id: string;
+  relation_type: string;
+  aggregation_key: string | null;
+}
+
+export interface ThreadsTable {
+  room_id: string;
+  thread_id: string;
+  latest_event_id: string;
+  topological_ordering: number;
+  stream_ordering: number;
+}
+
+export interface EventTxnIdDeviceIdTable {
+  event_id: string;
+  room_id: string;
+  user_id: string;
+  device_id: string;
+  txn_id: string;
+  inserted_ts: number;
+}
+
+export interface RoomAliasesTable {
+  room_alias: string;
+  room_id: string;
+  creator: string | null;
+}
+
+export interface RoomAliasServersTable {
+  room_alias: string;
+  server: string;
+}
+
+export interface RoomStatsCurrentTable {
+  room_id: string;
+  current_state_events: number;
+  joined_members: number;
+  invited_members: number;
+  left_members: number;
+  banned_members: number;
+  local_users_in_room: number;
+  completed_delta_stream_id: number;
+  knocked_members: number | null;
+}
+
+export interface RoomStatsStateTable {
+  room_id: string;
+  name: string | null;
+  canonical_alias: string | null;
+  join_rules: string | null;
+  history_visibility: string | null;
+  encryption: string | null;
+  avatar: string | null;
+  guest_access: string | null;
+  is_federatable: Bool | null;
+  topic: string | null;
+  room_type: string | null;
+}
+
+export interface CurrentStateDeltaStreamTable {
+  stream_id: number;
+  room_id: string;
+  type: string;
+  state_key: string;
+  event_id: string | null;
+  prev_event_id: string | null;
+  instance_name: string | null;
+}
+
+export interface RejectionsTable {
+  event_id: string;
+  reason: string;
+  last_check: string;
+}
+
 export interface Database {
   users: UsersTable;
   access_tokens: AccessTokensTable;
@@ -207,4 +408,28 @@ export interface Database {
   ui_auth_sessions: UiAuthSessionsTable;
   ui_auth_sessions_credentials: UiAuthSessionsCredentialsTable;
   registration_nonces: RegistrationNoncesTable;
+  rooms: RoomsTable;
+  events: EventsTable;
+  event_json: EventJsonTable;
+  event_edges: EventEdgesTable;
+  event_auth: EventAuthTable;
+  state_events: StateEventsTable;
+  current_state_events: CurrentStateEventsTable;
+  room_memberships: RoomMembershipsTable;
+  local_current_membership: LocalCurrentMembershipTable;
+  event_forward_extremities: EventForwardExtremitiesTable;
+  state_groups: StateGroupsTable;
+  state_group_edges: StateGroupEdgesTable;
+  state_groups_state: StateGroupsStateTable;
+  event_to_state_groups: EventToStateGroupsTable;
+  redactions: RedactionsTable;
+  event_relations: EventRelationsTable;
+  threads: ThreadsTable;
+  event_txn_id_device_id: EventTxnIdDeviceIdTable;
+  room_aliases: RoomAliasesTable;
+  room_alias_servers: RoomAliasServersTable;
+  room_stats_current: RoomStatsCurrentTable;
+  room_stats_state: RoomStatsStateTable;
+  current_state_delta_stream: CurrentStateDeltaStreamTable;
+  rejections: RejectionsTable;
 }
