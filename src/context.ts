@@ -25,6 +25,10 @@ import { EventCreator } from './services/rooms/event-creator.js';
 import { Persister } from './services/rooms/persister.js';
 import { RoomActors, StateGroupIds } from './services/rooms/room-actor.js';
 import { RoomsService } from './services/rooms/rooms.js';
+import { RoomDirectoryService } from './services/rooms/directory.js';
+import { RoomUpgradeService } from './services/rooms/upgrade.js';
+import { MembershipEffects } from './services/rooms/membership-effects.js';
+import { SendPolicy } from './services/rooms/send-policy.js';
 import { StreamPositions } from './services/rooms/stream-positions.js';
 import { allocatorStarts } from './storage/stores/events.js';
 import { openStorage, type Storage } from './storage/database.js';
@@ -54,6 +58,9 @@ export interface Services {
   profiles: ProfilesService;
   serverKeys: ServerKeysService;
   rooms: RoomsService;
+  /** Room aliases, the public room directory, forgetting rooms. */
+  roomDirectory: RoomDirectoryService;
+  roomUpgrades: RoomUpgradeService;
   /** Stream positions of room events: `current` is what readers may see. */
   streamPositions: StreamPositions;
   persister: Persister;
@@ -106,6 +113,9 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const actors = new RoomActors(db, isLocalUser);
   const persister = new Persister(db, streamPositions, log, (roomId, generation) => actors.invalidate(roomId, generation));
   const eventCreator = new EventCreator(db, config.serverName, signingKey, actors, persister, new StateGroupIds(starts.stateGroup), isLocalUser);
+  const ratelimits = new RateLimits(db, config.rateLimits, config.serverName);
+  // Deactivation and profile changes reach the user's rooms (accounts are built before the rooms).
+  accounts.roomHooks = new MembershipEffects(db, eventCreator, log);
   // Every service is built here, once, so route modules never see the database and every listener
   // shares one set of caches.
   const services: Services = {
@@ -115,7 +125,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     sharedSecret: new SharedSecretRegistration(db, config.registrationSharedSecret, accounts),
     logins: new LoginService(db, accounts),
     uia: new UserInteractiveAuth(db, accounts),
-    ratelimits: new RateLimits(db, config.rateLimits, config.serverName),
+    ratelimits,
     clientIps,
     userList: new UserListService(db, storage.notifier),
     userLifecycle: new UserLifecycleService(db, accounts),
@@ -127,7 +137,9 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     devices: new DevicesService(db, accounts, clientIps),
     profiles,
     serverKeys: new ServerKeysService(config.serverName, signingKey),
-    rooms: new RoomsService(db, { serverName: config.serverName, defaultRoomVersion: config.defaultRoomVersion }, eventCreator, profiles),
+    rooms: new RoomsService(db, { serverName: config.serverName, defaultRoomVersion: config.defaultRoomVersion }, eventCreator, profiles, new SendPolicy(ratelimits, actors, config.serverName)),
+    roomDirectory: new RoomDirectoryService(db, { serverName: config.serverName }, eventCreator),
+    roomUpgrades: new RoomUpgradeService(db, { serverName: config.serverName }, eventCreator, profiles),
     streamPositions,
     persister,
   };

@@ -7,6 +7,7 @@ import { serverVersionRoutes } from './admin/server-version.js';
 import { userDataRoutes } from './admin/user-data.js';
 import { userLifecycleRoutes } from './admin/user-lifecycle.js';
 import { userListRoutes } from './admin/user-list.js';
+import { userRoomRoutes } from './admin/user-rooms.js';
 import { userSessionRoutes } from './admin/user-sessions.js';
 import { adminUserRoutes } from './admin/users.js';
 import { accountDataRoutes } from './client/account-data.js';
@@ -17,6 +18,7 @@ import { loginRoutes } from './client/login.js';
 import { profileRoutes } from './client/profile.js';
 import { pusherRoutes } from './client/pushers.js';
 import { registerRoutes } from './client/register.js';
+import { roomDirectoryRoutes } from './client/room-directory.js';
 import { roomRoutes } from './client/rooms.js';
 import { versionsRoutes } from './client/versions.js';
 import { wellKnownRoutes } from './client/well-known.js';
@@ -35,6 +37,7 @@ export const clientRoutes = (ctx: Context): RouteDef[] => [
   ...accountDataRoutes(ctx),
   ...pusherRoutes(ctx),
   ...roomRoutes(ctx),
+  ...roomDirectoryRoutes(ctx),
 ];
 
 export const adminRoutes = (ctx: Context): RouteDef[] => [
@@ -47,6 +50,7 @@ export const adminRoutes = (ctx: Context): RouteDef[] => [
   ...userDataRoutes(ctx),
   ...moderationRoutes(ctx),
   ...registrationTokenRoutes(ctx),
+  ...userRoomRoutes(ctx),
 ];
 
 export { wellKnownRoutes };

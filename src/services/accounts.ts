@@ -15,6 +15,7 @@ import * as accountData from '../storage/stores/account-data.js';
 import * as lifecycle from '../storage/stores/user-lifecycle.js';
 import { setAccountValidity } from '../storage/stores/moderation.js';
 import type { Passwords } from './passwords.js';
+import type { UserRoomHooks } from './user-room-hooks.js';
 
 export interface RegisterArgs {
   localpart: string;
@@ -45,6 +46,9 @@ export const newDeviceId = () => Array.from({ length: 10 }, () => DEVICE_LETTERS
 
 /** Accounts: registration, login sessions, passwords and deactivation, shared by the client and admin APIs. */
 export class AccountsService {
+  /** Room effects of account changes, run after they commit; set by src/context.ts. */
+  roomHooks: UserRoomHooks | null = null;
+
   constructor(
     private readonly db: Db,
     private readonly config: Config,
@@ -216,10 +220,13 @@ export class AccountsService {
    * devices with their tokens, remaining tokens (puppet tokens an admin minted for this user are
    * the admin's and survive), password, every pusher, with `erase` the profile's name and avatar
    * plus the erased mark, account validity, the flag, then global and per-room account data.
-   * Leaving rooms and rejecting invites will join this once rooms exist.
+   * Then, once that has committed, the user leaves every room and rejects every invite
+   * (`roomHooks`; room events never go inside another transaction). Callers of `deactivateIn`
+   * call `roomHooks.afterDeactivation` after their own commit.
    */
   async deactivate(userId: string, opts: { erase: boolean }): Promise<void> {
     await withTransaction(this.db, (tx) => this.deactivateIn(tx, userId, opts));
+    await this.roomHooks?.afterDeactivation(userId);
   }
 
   async deactivateIn(tx: Db, userId: string, opts: { erase: boolean }): Promise<void> {

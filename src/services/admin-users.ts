@@ -126,6 +126,7 @@ export class AdminUsersService {
     // again and modifies the account the winner created (200 instead of 201), as a later request would.
     for (let attempt = 1; ; attempt++) {
       const existing = await users.getUser(this.db, userId);
+      const before = existing ? await profiles.getProfile(this.db, userId) : undefined;
       if (!existing) {
         try {
           await this.accounts.checkUsername(localpart);
@@ -189,6 +190,14 @@ export class AdminUsersService {
           }
           return (await this.details(userId, tx))!;
         });
+        // Room effects once committed, as Synapse: a changed profile reaches the member events,
+        // a deactivation leaves every room.
+        if (existing) {
+          const changed = (displayname !== undefined && (displayname === '' ? null : displayname) !== (before?.displayname ?? null)) ||
+            (avatarUrl !== undefined && (avatarUrl === '' ? null : avatarUrl) !== (before?.avatar_url ?? null));
+          if (body.deactivated === true && !existing.deactivated) await this.accounts.roomHooks?.afterDeactivation(userId);
+          else if (changed) await this.accounts.roomHooks?.afterProfileChange(userId);
+        }
         return { created: !existing, details };
       } catch (e) {
         if (existing || attempt >= 3 || !isUniqueViolation(e)) throw e;

@@ -60,6 +60,7 @@ export class ProfilesService {
     await this.checkCanSet(requester, userId, 'displayname');
     checkDisplayname(value);
     await profiles.setDisplayname(this.db, userId, value === '' ? null : value.trim());
+    await this.propagate(requester, userId);
   }
 
   /** PUT avatar_url: "" clears it. */
@@ -69,6 +70,17 @@ export class ProfilesService {
     if (typeof value !== 'string') throw invalidParam("'avatar_url' must be a string");
     if (codePoints(value) > MAX_AVATAR_URL_LEN) throw badRequest(`Avatar URL is too long (max ${MAX_AVATAR_URL_LEN})`);
     await profiles.setAvatarUrl(this.db, userId, value === '' ? null : value);
+    await this.propagate(requester, userId);
+  }
+
+  /**
+   * The new profile goes into the user's member events in their joined rooms (after the write).
+   * Synapse does not do it for a shadow-banned user changing their own profile (an admin's change
+   * is made as the target and is sent).
+   */
+  private async propagate(requester: Requester, userId: string): Promise<void> {
+    if (requester.shadowBanned && !requester.admin) return;
+    await this.accounts.roomHooks?.afterProfileChange(userId);
   }
 
   /** Synapse's order: local target, own profile (or admin), then the enable_set_* switches. */

@@ -137,16 +137,16 @@ describe('Rooms: create, send, state, membership (the room core)', () => {
     const refused = await send(bob, roomId, { msgtype: 'm.text', body: 'intruder' });
     expect(refused.status).toBe(403);
     expect(refused.body.errcode).toBe('M_FORBIDDEN');
-    const unknown = await send(alice, '!nope:localhost', { body: 'x' });
+    const unknown = await send(alice, '!nope:localhost', { msgtype: 'm.text', body: 'x' });
     expect(unknown.status).toBe(404);
-    const bad = await send(alice, 'not-a-room', { body: 'x' });
+    const bad = await send(alice, 'not-a-room', { msgtype: 'm.text', body: 'x' });
     expect(bad.status).toBe(400);
   });
 
   it('concurrent retries of one transaction ID produce one event', async () => {
     const roomId = await create(alice);
     const path = `${V3}/rooms/${enc(roomId)}/send/m.room.message/race`;
-    const results = await Promise.all(Array.from({ length: 10 }, () => s.request('PUT', path, { token: alice.accessToken, body: { body: 'once' } })));
+    const results = await Promise.all(Array.from({ length: 10 }, () => s.request('PUT', path, { token: alice.accessToken, body: { msgtype: 'm.text', body: 'once' } })));
     expect(new Set(results.map((r) => r.body.event_id)).size).toBe(1);
     const count = await querySql(s, `SELECT count(*) AS n FROM events WHERE room_id = '${roomId}' AND type = 'm.room.message'`);
     expect(Number(count[0]!.n)).toBe(1);
@@ -161,7 +161,7 @@ describe('Rooms: create, send, state, membership (the room core)', () => {
     const join = await s.request('POST', `${V3}/join/${enc(priv)}`, { token: carol.accessToken, body: {} });
     expect(join.status).toBe(200);
     expect(join.body).toEqual({ room_id: priv });
-    const msg = await send(carol, priv, { body: 'hello' });
+    const msg = await send(carol, priv, { msgtype: 'm.text', body: 'hello' });
     expect(msg.status).toBe(200);
     const pub = await create(alice, { preset: 'public_chat', room_alias_name: 'corepub' });
     const byAlias = await s.request('POST', `${V3}/join/${enc('#corepub:localhost')}`, { token: bob.accessToken, body: {} });
@@ -183,7 +183,7 @@ describe('Rooms: create, send, state, membership (the room core)', () => {
     expect(kick.status).toBe(200);
     const ban = await s.request('POST', `${V3}/rooms/${enc(roomId)}/ban`, { token: alice.accessToken, body: { user_id: bob.userId } });
     expect(ban.status).toBe(200);
-    const sendBanned = await send(bob, roomId, { body: 'still here?' });
+    const sendBanned = await send(bob, roomId, { msgtype: 'm.text', body: 'still here?' });
     expect(sendBanned.status).toBe(403);
     const rejoin = await s.request('POST', `${V3}/rooms/${enc(roomId)}/join`, { token: bob.accessToken, body: {} });
     expect(rejoin.status).toBe(403);
@@ -202,7 +202,7 @@ describe('Rooms: create, send, state, membership (the room core)', () => {
   it('100 concurrent sends by several members never fork the room: one chain, one extremity', async () => {
     const roomId = await create(alice, { preset: 'public_chat' });
     await s.request('POST', `${V3}/rooms/${enc(roomId)}/join`, { token: bob.accessToken, body: {} });
-    const results = await Promise.all(Array.from({ length: 100 }, (_, i) => send(i % 2 ? alice : bob, roomId, { body: `m${i}` })));
+    const results = await Promise.all(Array.from({ length: 100 }, (_, i) => send(i % 2 ? alice : bob, roomId, { msgtype: 'm.text', body: `m${i}` })));
     expect(results.every((r) => r.status === 200)).toBe(true);
     const extrem = await querySql(s, `SELECT event_id FROM event_forward_extremities WHERE room_id = '${roomId}'`);
     expect(extrem).toHaveLength(1);
@@ -234,18 +234,18 @@ describe('Rooms: create, send, state, membership (the room core)', () => {
     expect(bad.status).toBe(400);
     expect(bad.body.errcode).toBe('M_UNSUPPORTED_ROOM_VERSION');
     const v1 = await create(alice, { room_version: '1' });
-    const ev = await send(alice, v1, { body: 'old' });
+    const ev = await send(alice, v1, { msgtype: 'm.text', body: 'old' });
     expect(ev.status).toBe(200);
     expect(ev.body.event_id).toMatch(/^\$[A-Za-z]{18}:localhost$/);
     const v3 = await create(alice, { room_version: '3' });
-    const ev3 = await send(alice, v3, { body: 'v3' });
+    const ev3 = await send(alice, v3, { msgtype: 'm.text', body: 'v3' });
     expect(ev3.body.event_id).toMatch(/^\$[A-Za-z0-9+/]{43}$/);
   });
 
   it('oversized events are refused with 413 M_TOO_LARGE and change nothing', async () => {
     const roomId = await create(alice);
     const before = await querySql(s, `SELECT count(*) AS n FROM events WHERE room_id = '${roomId}'`);
-    const big = await send(alice, roomId, { body: 'x'.repeat(70_000) });
+    const big = await send(alice, roomId, { msgtype: 'm.text', body: 'x'.repeat(70_000) });
     expect(big.status).toBe(413);
     expect(big.body.errcode).toBe('M_TOO_LARGE');
     const after = await querySql(s, `SELECT count(*) AS n FROM events WHERE room_id = '${roomId}'`);

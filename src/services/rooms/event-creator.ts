@@ -1,7 +1,7 @@
 import { MatrixError, forbidden } from '../../errors.js';
 import { authEventSelection, checkAuth, type AuthEvent } from '../../matrix/auth-rules.js';
-import { canonicalJson } from '../../matrix/canonical-json.js';
 import { eventIdFor, hashAndSignEvent, newServerEventId } from '../../matrix/event-hashing.js';
+import { checkClientEvent, checkEventSize } from '../../matrix/event-validation.js';
 import type { SigningKey } from '../../matrix/signing-key.js';
 import type { Db } from '../../storage/database.js';
 import { eventForTxn } from '../../storage/stores/events.js';
@@ -37,6 +37,14 @@ export interface Sent {
 /** Canonical JSON larger than this is refused (spec: "Size limits"). */
 export const MAX_PDU_BYTES = 65_536;
 
+/** A write built inside `appendAll`, queued only once every event of the unit is accepted. */
+interface HeldWrite {
+  write: PendingWrite;
+  generation: number;
+  resolve: (streamOrdering: number) => void;
+  reject: (err: unknown) => void;
+}
+
 const unauthorised = (reason: string) => forbidden(reason);
 
 /**
@@ -48,6 +56,8 @@ const unauthorised = (reason: string) => forbidden(reason);
 export class EventCreator {
   /** Sends by transaction ID that have not committed yet: a retry joins the first attempt. */
   private readonly inFlightTxns = new Map<string, Promise<string>>();
+  /** Set while `appendAll` runs: writes wait here instead of going to the persister. */
+  private held: HeldWrite[] | null = null;
 
   constructor(
     private readonly db: Db,
@@ -99,11 +109,39 @@ export class EventCreator {
   }
 
   /**
+   * Appends several events as one unit (createRoom): when one is refused, none is written and the
+   * actor is dropped, so the room reloads as committed (a new room simply does not exist).
+   * Call inside `actor.run`.
+   */
+  appendAll(actor: RoomActor, sender: string, drafts: readonly Draft[]): Sent[] {
+    const held: HeldWrite[] = [];
+    this.held = held;
+    let sent: Sent[];
+    try {
+      sent = drafts.map((d) => this.append(actor, sender, d));
+    } catch (e) {
+      this.actors.invalidate(actor.roomId, actor.generation);
+      for (const h of held) h.reject(e);
+      throw e;
+    } finally {
+      this.held = null;
+    }
+    for (const h of held) this.persister.persist(h.write, h.generation).then(h.resolve, h.reject);
+    return sent;
+  }
+
+  /**
    * Builds, authorises and queues one event on `actor` (call inside `actor.run`). The actor's head
    * moves on at once; `committed` settles when the write does.
    */
   append(actor: RoomActor, sender: string, draft: Draft, opts: SendOptions = {}): Sent {
     const v = actor.version;
+    // Synapse refuses a non-member's events before it looks at them (membership events aside).
+    if (draft.type !== 'm.room.member' && actor.get('m.room.create', '') && actor.membershipOf(sender) !== 'join') {
+      throw forbidden(`User ${sender} not in room ${actor.roomId}`);
+    }
+    // Format, size and content rules of the spec and Synapse, before anything is built or signed.
+    checkClientEvent({ type: draft.type, state_key: draft.stateKey, content: draft.content, room_id: actor.roomId, sender }, v);
     const now = Date.now();
     const pdu: Record<string, unknown> = {
       type: draft.type,
@@ -130,7 +168,7 @@ export class EventCreator {
     if (!result.allowed) throw unauthorised(result.reason);
 
     const signed = hashAndSignEvent(pdu, v, this.serverName, this.key);
-    if (Buffer.byteLength(canonicalJson(signed), 'utf8') > MAX_PDU_BYTES) throw new MatrixError(413, 'M_TOO_LARGE', 'Event too large');
+    checkEventSize(signed);
     const eventId = v.eventIdFormat === 'server-random' ? (pdu.event_id as string) : eventIdFor(signed, v);
 
     const write: PendingWrite = {
@@ -187,7 +225,10 @@ export class EventCreator {
     write.json = JSON.stringify(stored);
     actor.extremities = [eventId];
     actor.depth += 1;
-    const committed = this.persister.persist(write, actor.generation);
+    const held = this.held;
+    const committed = held
+      ? new Promise<number>((resolve, reject) => held.push({ write, generation: actor.generation, resolve, reject }))
+      : this.persister.persist(write, actor.generation);
     // Failures reach the caller through `committed`; this keeps an unawaited one from crashing.
     committed.catch(() => undefined);
     return { eventId, committed };

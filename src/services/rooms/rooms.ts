@@ -11,6 +11,7 @@ import type { ProfilesService } from '../profiles.js';
 import { toClientEvent, type ClientEvent } from './client-events.js';
 import type { Draft, EventCreator } from './event-creator.js';
 import type { RoomActor } from './room-actor.js';
+import type { SendPolicy } from './send-policy.js';
 
 /** Membership changes a client asks for through the room endpoints. */
 export type MembershipAction = 'join' | 'invite' | 'leave' | 'kick' | 'ban' | 'unban' | 'knock';
@@ -41,11 +42,33 @@ export class RoomsService {
     private readonly opts: RoomsOptions,
     readonly creator: EventCreator,
     private readonly profiles: ProfilesService,
+    /** Shadow-ban and rc_message for client-initiated events (absent: neither applies). */
+    private readonly policy?: SendPolicy,
   ) {}
+
+  /**
+   * Before a client-initiated event: a shadow-banned requester gets a made-up event ID (returned;
+   * nothing is sent) when `shadowBan` says the action is one Synapse fakes; then rc_message.
+   */
+  private async admit(requester: Requester, roomId: string, shadowBan: boolean): Promise<string | null> {
+    if (shadowBan) {
+      const fake = await this.policy?.fakeEventId(requester, roomId);
+      if (fake) return fake;
+    }
+    await this.policy?.ratelimit(requester);
+    return null;
+  }
 
   /** POST /createRoom: the room's initial events go to the persister together (one commit). */
   async createRoom(requester: Requester, body: unknown): Promise<{ room_id: string; room_alias?: string }> {
-    const req = checkCreateRoomRequest(body);
+    // Synapse counts a room creation as one rc_message action, before it reads the request.
+    await this.policy?.ratelimit(requester);
+    const req = checkCreateRoomRequest(body, { creator: requester.userId, serverName: this.opts.serverName });
+    // A shadow-banned user's room is created, without its invites (Synapse).
+    if (requester.shadowBanned) {
+      delete req.invite;
+      delete req.invite_3pid;
+    }
     const versionId = req.room_version ?? this.opts.defaultRoomVersion ?? DEFAULT_ROOM_VERSION;
     const version = roomVersion(versionId);
     if (!version) throw new MatrixError(400, 'M_UNSUPPORTED_ROOM_VERSION', 'Your homeserver does not support this room version');
@@ -61,18 +84,16 @@ export class RoomsService {
 
     const roomId = newRoomId(this.opts.serverName);
     const actor = this.creator.actors.create(roomId, version);
-    const last = await actor.run(() => {
-      let sent = null as ReturnType<EventCreator['append']> | null;
-      for (const e of plan.events) sent = this.creator.append(actor, creator, { type: e.type, stateKey: e.state_key, content: e.content });
-      for (const { userId, profile: p } of invitees) {
-        const content: Record<string, unknown> = { membership: 'invite' };
-        if (p.displayname !== null) content.displayname = p.displayname;
-        if (p.avatarUrl !== null) content.avatar_url = p.avatarUrl;
-        if (req.is_direct) content.is_direct = true;
-        sent = this.creator.append(actor, creator, { type: 'm.room.member', stateKey: userId, content });
-      }
-      return sent!;
-    });
+    const drafts: Draft[] = plan.events.map((e) => ({ type: e.type, stateKey: e.state_key, content: e.content }));
+    for (const { userId, profile: p } of invitees) {
+      const content: Record<string, unknown> = { membership: 'invite' };
+      if (p.displayname !== null) content.displayname = p.displayname;
+      if (p.avatarUrl !== null) content.avatar_url = p.avatarUrl;
+      if (req.is_direct) content.is_direct = true;
+      drafts.push({ type: 'm.room.member', stateKey: userId, content });
+    }
+    // All or nothing: a refused initial_state event leaves no half-made room behind.
+    const last = await actor.run(() => this.creator.appendAll(actor, creator, drafts).at(-1)!);
     await last.committed;
     if (roomAlias) await rooms.createAlias(this.db, roomAlias, roomId, creator, this.opts.serverName);
     if (req.visibility === 'public') await rooms.setPublic(this.db, roomId, true);
@@ -81,6 +102,8 @@ export class RoomsService {
 
   /** PUT /rooms/{id}/send/{type}/{txnId}. */
   async sendMessage(requester: Requester, roomId: string, type: string, txnId: string, content: Record<string, unknown>): Promise<string> {
+    const fake = await this.admit(requester, roomId, true);
+    if (fake) return fake;
     const txn = requester.deviceId !== null ? { deviceId: requester.deviceId, txnId } : undefined;
     return this.creator.send(roomId, requester.userId, { type, content }, { txn });
   }
@@ -90,6 +113,9 @@ export class RoomsService {
    * existing event (as Synapse does) instead of a duplicate.
    */
   async setState(requester: Requester, roomId: string, type: string, stateKey: string, content: Record<string, unknown>): Promise<string> {
+    // Synapse fakes every state change of a shadow-banned user except memberships other than invites.
+    const fake = await this.admit(requester, roomId, type !== 'm.room.member' || content.membership === 'invite');
+    if (fake) return fake;
     if (type === 'm.room.member') return this.setMembershipContent(requester, roomId, stateKey, content);
     if (type === 'm.room.create') throw badRequest('Cannot send m.room.create events after the room is created', 'M_BAD_JSON');
     let existing: string | undefined;
@@ -110,6 +136,8 @@ export class RoomsService {
 
   /** Membership by a client (POST /rooms/{id}/{join|invite|leave|kick|ban|unban}). */
   async changeMembership(requester: Requester, roomId: string, action: MembershipAction, target: string, extra: { reason?: string; content?: Record<string, unknown> } = {}): Promise<string> {
+    const fake = await this.admit(requester, roomId, action === 'invite');
+    if (fake) return fake;
     const membership = action === 'kick' || action === 'unban' ? 'leave' : action;
     const content: Record<string, unknown> = { ...(extra.content ?? {}), membership };
     if (extra.reason !== undefined) content.reason = extra.reason;
@@ -154,6 +182,8 @@ export class RoomsService {
 
   /** PUT /rooms/{id}/redact/{eventId}/{txnId}. */
   async redact(requester: Requester, roomId: string, eventId: string, txnId: string, content: Record<string, unknown>): Promise<string> {
+    const fake = await this.admit(requester, roomId, true);
+    if (fake) return fake;
     const actor = await this.creator.actors.get(roomId);
     if (!actor) throw unknownRoom();
     const target = await events.getEvent(this.db, eventId);
