@@ -8,9 +8,10 @@ import { loadDataset } from './lib/dataset.mjs';
 import { httpJson, loadSettings, measure } from './lib/load.mjs';
 import { Report } from './lib/report.mjs';
 import { cleanupAll, freshDatabase, pgReachable, registerUser, ROOT, SERVER_NAME, SHARED_SECRET, startAxon, startBare } from './lib/servers.mjs';
+import { concurrentSends, sequentialSends } from './lib/rooms.mjs';
 import { lookupsDuringBigWrite, mixedWrites } from './lib/writes.mjs';
 
-const SECTIONS = ['lookup', 'list', 'bcrypt', 'writes'];
+const SECTIONS = ['lookup', 'list', 'bcrypt', 'writes', 'rooms'];
 const ENGINES = ['sqlite', 'postgres'];
 const TARGETS = {
   lookupRatio: { sqlite: 0.4, postgres: 0.25 },
@@ -19,9 +20,12 @@ const TARGETS = {
   bcryptScaling: 1.5,
   /** p99 of lookups while a 100,000-row write runs. */
   bigWriteP99Ms: 50,
+  /** Messages/s into one room: one sender in sequence, 10 senders at once. */
+  roomSequential: { sqlite: 1200, postgres: 600 },
+  roomConcurrent: { sqlite: 3300, postgres: 2000 },
 };
 
-const USAGE = `usage: npm run bench -- [--quick] [--only=lookup,list,bcrypt,writes] [--engines=sqlite,postgres]
+const USAGE = `usage: npm run bench -- [--quick] [--only=lookup,list,bcrypt,writes,rooms] [--engines=sqlite,postgres]
                        [--users=N] [--duration=S] [--warmup=S] [--cpu-prof]
   --quick      3 s runs after 1 s warm-up, 100,000 users (default: 10 s after 2 s, 1,000,000 users)
   --only       sections to run (env AXON_BENCH_ONLY); default all
@@ -234,6 +238,49 @@ async function writesSection(engine) {
   }
 }
 
+// ---- issue 7: messages into one room ----
+async function roomsSection(engine) {
+  const db = await freshDatabase(engine);
+  const unlimited = { per_second: 1000000, burst_count: 1000000 };
+  const server = await startAxon(db, { nodeArgs: axonNodeArgs(`rooms-${engine}`), bcryptRounds: 4, config: { rc_message: unlimited } });
+  try {
+    const idle = await idleRss(server);
+    const admin = await registerUser(server, 'admin', { admin: true });
+    const users = [];
+    for (let i = 0; i < 10; i++) users.push(await registerUser(server, `sender${i}`));
+    const bare = await measureBare();
+    const bareNote = `bare node:http ${Math.round(bare.rps).toLocaleString('en-US')} req/s in this run`;
+    const seq = await sequentialSends(server, db, users[0], 300);
+    report.writeFigure(
+      engine,
+      '300 messages to one room by one sender in sequence (signed, stored with edges, extremities, state group)',
+      `${Math.round(seq.perSecond).toLocaleString('en-US')} msg/s (${seq.seconds.toFixed(2)} s; ${bareNote})`,
+      `≥ ${TARGETS.roomSequential[engine]} msg/s`,
+      seq.perSecond >= TARGETS.roomSequential[engine],
+    );
+    const conc = await concurrentSends(server, db, admin, users, 500);
+    report.writeFigure(
+      engine,
+      '500 messages to one room by 10 concurrent senders',
+      `${Math.round(conc.perSecond).toLocaleString('en-US')} msg/s (${conc.seconds.toFixed(2)} s; ${bareNote})`,
+      `≥ ${TARGETS.roomConcurrent[engine]} msg/s`,
+      conc.perSecond >= TARGETS.roomConcurrent[engine],
+    );
+    const during = await concurrentSends(server, db, admin, users, 500, { withLookups: true });
+    report.writeFigure(
+      engine,
+      'GET /_synapse/admin/v2/users/<id> (10 connections) while 10 senders send 500 messages',
+      `p50 ${during.lookupP50} ms, p99 ${during.lookupP99} ms over ${during.lookups.toLocaleString('en-US')} lookups; sends meanwhile ${Math.round(during.perSecond).toLocaleString('en-US')} msg/s`,
+      'measured',
+      true,
+    );
+    report.memoryOf(engine, 'room sends (1,400 messages)', idle, server.rss());
+  } finally {
+    await server.stop();
+    await db.drop();
+  }
+}
+
 // ---- issue 5: bcrypt on libuv's thread pool ----
 async function createUsersPerSecond(engine, poolSize) {
   const db = await freshDatabase(engine);
@@ -363,7 +410,7 @@ async function main() {
   }
 
   const wants = (x) => opts.sections.includes(x);
-  if (wants('lookup') || wants('list')) {
+  if (wants('lookup') || wants('list') || wants('rooms')) {
     // The yardstick runs for the whole bench and is measured right before every Axon figure.
     const bare = await startBare();
     report.memoryOf('—', 'bare node:http', await idleRss(bare), undefined);
@@ -376,6 +423,10 @@ async function main() {
       if (wants('list')) {
         console.log(`\n== ${engine}: users list on ${opts.users.toLocaleString('en-US')} users (issue 3) ==`);
         await listSection(engine).catch((e) => report.fail(`${engine} list`, e));
+      }
+      if (wants('rooms')) {
+        console.log(`\n== ${engine}: messages into one room (issue 7) ==`);
+        await roomsSection(engine).catch((e) => report.fail(`${engine} rooms`, e));
       }
     }
     await bare.stop();

@@ -11,6 +11,7 @@ import {
   type QueryResult,
 } from 'kysely';
 import { ChangeSet, WATCHED_TABLES, type Notifier } from './changes.js';
+import { Checkpointer } from './sqlite-checkpointer.js';
 
 /**
  * SQLite for an event loop. better-sqlite3 is synchronous, so the design keeps every call short:
@@ -82,6 +83,7 @@ export class SqliteEngine {
   private readonly pending = new ChangeSet();
   private readonly dataVersion: SqliteDatabase.Statement<unknown[], number>;
   private lastDataVersion: number;
+  private readonly checkpointer: Checkpointer | null = null;
 
   constructor(
     Sqlite: typeof SqliteDatabase,
@@ -94,8 +96,16 @@ export class SqliteEngine {
     // Waiting for another process's lock happens asynchronously (see writeLocked), not in here.
     this.writer.pragma('busy_timeout = 5');
     this.writer.pragma('foreign_keys = ON');
+    // Checkpoints run in a worker thread (see sqlite-checkpointer.ts), never inside our commits.
+    // An in-memory database has no WAL to checkpoint.
+    if (path !== ':memory:' && path !== '') {
+      this.writer.pragma('wal_autocheckpoint = 0');
+      this.checkpointer = new Checkpointer(path);
+    }
     this.reader = new Sqlite(path);
     this.reader.pragma('busy_timeout = 5000');
+    // Database pages are read through a memory map instead of a read() per page.
+    for (const c of [this.writer, this.reader]) c.pragma('mmap_size = 268435456');
     this.reader.pragma('foreign_keys = ON');
     this.readStatements = new Statements(this.reader);
     this.writeStatements = new Statements(this.writer);
@@ -196,7 +206,8 @@ export class SqliteEngine {
     }
   }
 
-  close(): void {
+  async close(): Promise<void> {
+    await this.checkpointer?.stop();
     this.reader.close();
     this.writer.close();
   }
@@ -247,7 +258,7 @@ class SqliteEngineDriver implements Driver {
     this.free.push(c as SqliteConnection);
   }
   async destroy(): Promise<void> {
-    this.engine.close();
+    await this.engine.close();
   }
   private finish(c: SqliteConnection) {
     const release = c.release;
