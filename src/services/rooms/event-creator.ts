@@ -1,4 +1,4 @@
-import { MatrixError, forbidden } from '../../errors.js';
+import { MatrixError, forbidden, invalidParam } from '../../errors.js';
 import { authEventSelection, checkAuth, type AuthEvent } from '../../matrix/auth-rules.js';
 import { eventIdFor, hashAndSignEvent, newServerEventId } from '../../matrix/event-hashing.js';
 import { checkClientEvent, checkEventSize } from '../../matrix/event-validation.js';
@@ -136,6 +136,8 @@ export class EventCreator {
    */
   append(actor: RoomActor, sender: string, draft: Draft, opts: SendOptions = {}): Sent {
     const v = actor.version;
+    // An event needs a type (Synapse would store ""; no client means it, and nothing can read it).
+    if (draft.type === '') throw invalidParam('Event type must not be empty');
     // Synapse refuses a non-member's events before it looks at them (membership events aside).
     if (draft.type !== 'm.room.member' && actor.get('m.room.create', '') && actor.membershipOf(sender) !== 'join') {
       throw forbidden(`User ${sender} not in room ${actor.roomId}`);
