@@ -159,6 +159,7 @@ export function normalizeConfig(input: Record<string, unknown>, configPaths: str
     },
     bcryptRounds: raw.bcrypt_rounds ?? 12,
     defaultRoomVersion: defaultRoomVersionOf(raw.default_room_version),
+    allowPublicRoomsWithoutAuth: raw.allow_public_rooms_without_auth ?? false,
     mediaStorePath: abs(raw.media_store_path ?? 'media_store'),
     maxUploadSize: parseSize(raw.max_upload_size ?? '50M', 'max_upload_size'),
     signingKeyPath: abs(raw.signing_key_path ?? `${raw.server_name}.signing.key`),

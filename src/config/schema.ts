@@ -79,6 +79,7 @@ export const ConfigSchema = Type.Object({
   ),
   bcrypt_rounds: Type.Optional(Type.Integer({ minimum: 4, maximum: 31 })),
   default_room_version: Type.Optional(Type.String()),
+  allow_public_rooms_without_auth: Type.Optional(Type.Boolean()),
   media_store_path: Type.Optional(Type.String()),
   max_upload_size: Type.Optional(Type.Union([Type.String(), Type.Integer({ minimum: 0 })])),
   signing_key_path: Type.Optional(Type.String()),
@@ -183,6 +184,8 @@ export interface Config {
   bcryptRounds: number;
   /** The room version of new rooms (`default_room_version`, default 10). */
   defaultRoomVersion: string;
+  /** `allow_public_rooms_without_auth` (default false): GET /publicRooms without a token. */
+  allowPublicRoomsWithoutAuth: boolean;
   mediaStorePath: string;
   maxUploadSize: number;
   signingKeyPath: string;

@@ -9,6 +9,7 @@ import * as rooms from '../../storage/stores/rooms.js';
 import type { Requester } from '../auth.js';
 import type { ProfilesService } from '../profiles.js';
 import { toClientEvent, type ClientEvent } from './client-events.js';
+import { checkCanonicalAliasChange } from './directory.js';
 import type { Draft, EventCreator } from './event-creator.js';
 import type { RoomActor } from './room-actor.js';
 import type { SendPolicy } from './send-policy.js';
@@ -118,6 +119,7 @@ export class RoomsService {
     if (fake) return fake;
     if (type === 'm.room.member') return this.setMembershipContent(requester, roomId, stateKey, content);
     if (type === 'm.room.create') throw badRequest('Cannot send m.room.create events after the room is created', 'M_BAD_JSON');
+    if (type === 'm.room.canonical_alias') await checkCanonicalAliasChange(this.db, await this.creator.actors.get(roomId), stateKey, content);
     let existing: string | undefined;
     const eventId = await this.creator.send(roomId, requester.userId, { type, stateKey, content }, {
       precheck: (actor) => {
