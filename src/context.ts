@@ -24,6 +24,7 @@ import { UserListService } from './services/user-list.js';
 import { EventCreator } from './services/rooms/event-creator.js';
 import { Persister } from './services/rooms/persister.js';
 import { RoomActors, StateGroupIds } from './services/rooms/room-actor.js';
+import { RoomHistoryService } from './services/rooms/history.js';
 import { RoomsService } from './services/rooms/rooms.js';
 import { RoomDirectoryService } from './services/rooms/directory.js';
 import { RoomUpgradeService } from './services/rooms/upgrade.js';
@@ -58,6 +59,8 @@ export interface Services {
   profiles: ProfilesService;
   serverKeys: ServerKeysService;
   rooms: RoomsService;
+  /** Reads of room history (messages, context, members, relations, threads, hierarchy), visibility applied. */
+  roomHistory: RoomHistoryService;
   /** Room aliases, the public room directory, forgetting rooms. */
   roomDirectory: RoomDirectoryService;
   roomUpgrades: RoomUpgradeService;
@@ -140,6 +143,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     rooms: new RoomsService(db, { serverName: config.serverName, defaultRoomVersion: config.defaultRoomVersion }, eventCreator, profiles, new SendPolicy(ratelimits, actors, config.serverName)),
     roomDirectory: new RoomDirectoryService(db, { serverName: config.serverName }, eventCreator),
     roomUpgrades: new RoomUpgradeService(db, { serverName: config.serverName }, eventCreator, profiles),
+    roomHistory: new RoomHistoryService(db, actors, streamPositions),
     streamPositions,
     persister,
   };

@@ -19,6 +19,7 @@ import { profileRoutes } from './client/profile.js';
 import { pusherRoutes } from './client/pushers.js';
 import { registerRoutes } from './client/register.js';
 import { roomDirectoryRoutes } from './client/room-directory.js';
+import { roomHistoryRoutes } from './client/room-history.js';
 import { roomRoutes } from './client/rooms.js';
 import { versionsRoutes } from './client/versions.js';
 import { wellKnownRoutes } from './client/well-known.js';
@@ -37,6 +38,7 @@ export const clientRoutes = (ctx: Context): RouteDef[] => [
   ...accountDataRoutes(ctx),
   ...pusherRoutes(ctx),
   ...roomRoutes(ctx),
+  ...roomHistoryRoutes(ctx),
   ...roomDirectoryRoutes(ctx),
 ];
 
