@@ -34,6 +34,19 @@ let serial = 0;
 const fresh = async (admin: boolean) => s.registerUser(`fuzz${admin ? 'admin' : 'user'}${serial++}`, { admin });
 const tokens: { user: TestUser; admin: TestUser } = { user: await fresh(false), admin: await fresh(true) };
 const victims = [await s.registerUser('victim1'), await s.registerUser('victim2', { admin: true })];
+
+/** A real room (the fuzzing user joined, one message in it), so room routes reach past the room look-up. */
+const room = await (async () => {
+  const owner = await s.registerUser('roomowner');
+  const created = await s.request('POST', '/_matrix/client/v3/createRoom', { token: owner.accessToken, body: { preset: 'public_chat', name: 'fuzz' } });
+  const roomId = created.body.room_id as string;
+  await s.request('POST', `/_matrix/client/v3/join/${encodeURIComponent(roomId)}`, { token: tokens.user.accessToken, body: {} });
+  const sent = await s.request('PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/f1`, {
+    token: owner.accessToken,
+    body: { msgtype: 'm.text', body: 'hello' },
+  });
+  return { roomId, eventId: sent.body.event_id as string, owner: owner.userId };
+})();
 let baseline = await digester.digest();
 
 /** Every (method, path) the app serves, from the same tables build-app.ts mounts. */
@@ -47,8 +60,12 @@ function paramValue(name: string): fc.Arbitrary<string> {
   const plausible: Record<string, string[]> = {
     userId: [victims[0]!.userId, victims[1]!.userId, '@nobody:localhost', '@someone:other.example'],
     deviceId: [victims[0]!.deviceId, 'NODEVICE'],
-    type: ['m.test', 'm.push_rules'],
-    roomId: ['!room:localhost'],
+    type: ['m.test', 'm.push_rules', 'm.room.message', 'm.room.topic', 'm.room.power_levels', 'm.room.member', 'm.room.canonical_alias'],
+    roomId: [room.roomId, '!room:localhost'],
+    roomIdOrAlias: [room.roomId, '#nope:localhost'],
+    eventId: [room.eventId, '$nope'],
+    stateKey: ['', room.owner, victims[0]!.userId],
+    txnId: ['t1', 't2'],
     token: ['abcd', 'NOTOKEN'],
     medium: ['email', 'msisdn'],
     address: ['a@example.org'],

@@ -4,6 +4,7 @@ import { badRequest, invalidParam, missingParam } from '../../errors.js';
 import { jsonObject } from '../../http/body.js';
 import { clientPaths, requesterOf, type RouteDef } from '../../http/route.js';
 import type { MembershipAction } from '../../services/rooms/rooms.js';
+import { createRoomBody, eventContentBody, reasonBody, redactBody, targetUserBody } from './room-bodies.js';
 
 type Params = Record<string, string>;
 const params = (req: FastifyRequest) => req.params as Params;
@@ -36,6 +37,7 @@ export const roomRoutes = (ctx: Context): RouteDef[] => {
     method: 'POST',
     path: clientPaths(`/rooms/:roomId/${action}`),
     auth: 'user',
+    body: targetUserBody,
     handler: async (req) => {
       const roomId = roomIdParam(req);
       const body = jsonObject(req);
@@ -66,14 +68,15 @@ export const roomRoutes = (ctx: Context): RouteDef[] => {
 
   return [
     // POST /createRoom
-    { method: 'POST', path: clientPaths('/createRoom'), auth: 'user', handler: async (req) => rooms.createRoom(requesterOf(req), jsonObject(req)) },
+    { method: 'POST', path: clientPaths('/createRoom'), auth: 'user', body: createRoomBody, handler: async (req) => rooms.createRoom(requesterOf(req), jsonObject(req)) },
     // POST /join/{roomIdOrAlias}; server_name is ignored (local rooms only until federation).
-    { method: 'POST', path: clientPaths('/join/:roomIdOrAlias'), auth: 'user', handler: (req) => joinBy(req, params(req).roomIdOrAlias!) },
-    { method: 'POST', path: clientPaths('/rooms/:roomId/join'), auth: 'user', handler: (req) => joinBy(req, roomIdParam(req)) },
+    { method: 'POST', path: clientPaths('/join/:roomIdOrAlias'), auth: 'user', body: reasonBody, handler: (req) => joinBy(req, params(req).roomIdOrAlias!) },
+    { method: 'POST', path: clientPaths('/rooms/:roomId/join'), auth: 'user', body: reasonBody, handler: (req) => joinBy(req, roomIdParam(req)) },
     {
       method: 'POST',
       path: clientPaths('/knock/:roomIdOrAlias'),
       auth: 'user',
+      body: reasonBody,
       handler: async (req) => {
         const body = jsonObject(req, { optional: true });
         const roomId = await rooms.resolveRoom(params(req).roomIdOrAlias!);
@@ -86,6 +89,7 @@ export const roomRoutes = (ctx: Context): RouteDef[] => {
       method: 'POST',
       path: clientPaths('/rooms/:roomId/leave'),
       auth: 'user',
+      body: reasonBody,
       allowGuests: true,
       handler: async (req) => {
         const roomId = roomIdParam(req);
@@ -103,6 +107,7 @@ export const roomRoutes = (ctx: Context): RouteDef[] => {
       method: 'PUT',
       path: clientPaths('/rooms/:roomId/send/:type/:txnId'),
       auth: 'user',
+      body: eventContentBody,
       allowGuests: true,
       handler: async (req) => {
         const roomId = roomIdParam(req);
@@ -111,9 +116,9 @@ export const roomRoutes = (ctx: Context): RouteDef[] => {
         return { event_id: eventId };
       },
     },
-    { method: 'PUT', path: clientPaths('/rooms/:roomId/state/:type/:stateKey'), auth: 'user', handler: putState },
-    { method: 'PUT', path: clientPaths('/rooms/:roomId/state/:type'), auth: 'user', handler: putState },
-    { method: 'PUT', path: clientPaths('/rooms/:roomId/state/:type/'), auth: 'user', handler: putState },
+    { method: 'PUT', path: clientPaths('/rooms/:roomId/state/:type/:stateKey'), auth: 'user', body: eventContentBody, handler: putState },
+    { method: 'PUT', path: clientPaths('/rooms/:roomId/state/:type'), auth: 'user', body: eventContentBody, handler: putState },
+    { method: 'PUT', path: clientPaths('/rooms/:roomId/state/:type/'), auth: 'user', body: eventContentBody, handler: putState },
     { method: 'GET', path: clientPaths('/rooms/:roomId/state/:type/:stateKey'), auth: 'user', allowGuests: true, handler: getState },
     { method: 'GET', path: clientPaths('/rooms/:roomId/state/:type'), auth: 'user', allowGuests: true, handler: getState },
     { method: 'GET', path: clientPaths('/rooms/:roomId/state/:type/'), auth: 'user', allowGuests: true, handler: getState },
@@ -128,6 +133,7 @@ export const roomRoutes = (ctx: Context): RouteDef[] => {
       method: 'PUT',
       path: clientPaths('/rooms/:roomId/redact/:eventId/:txnId'),
       auth: 'user',
+      body: redactBody,
       handler: async (req) => {
         const roomId = roomIdParam(req);
         const { eventId, txnId } = params(req);
