@@ -1,7 +1,9 @@
 import type { Config } from '../config/schema.js';
 import { MatrixError } from '../errors.js';
 import type { Db } from '../storage/database.js';
+import type { ChangeCache } from '../storage/change-cache.js';
 import * as overrides from '../storage/stores/ratelimit.js';
+import type { RatelimitOverride } from '../storage/stores/ratelimit.js';
 import type { Requester } from './auth.js';
 import type { LoginIdentifier } from './login.js';
 
@@ -108,6 +110,8 @@ export class RateLimits {
     limits: Config['rateLimits'],
     private readonly serverName: string,
     clock: Clock = systemClock,
+    /** Overrides read per send: cached, dropped when `ratelimit_override` changes (any writer). */
+    private readonly overrideCache: ChangeCache<RatelimitOverride | null> | null = null,
   ) {
     this.loginAddress = new Ratelimiter('rc_login.address', limits.loginAddress, clock);
     this.loginAccount = new Ratelimiter('rc_login.account', limits.loginAccount, clock);
@@ -152,16 +156,26 @@ export class RateLimits {
     if (opts.exempt) return;
     let rateHz = this.messageDefaults.per_second;
     let burstCount = this.messageDefaults.burst_count;
-    const own = await overrides.getOverride(this.db, requester.userId);
+    const own = await this.override(requester.userId);
     if (own) {
       if (!own.messagesPerSecond) return;
       rateHz = own.messagesPerSecond;
       burstCount = own.burstCount ?? 0;
     }
     if (requester.authenticatedBy) {
-      const behind = await overrides.getOverride(this.db, requester.authenticatedBy);
+      const behind = await this.override(requester.authenticatedBy);
       if (behind && !behind.messagesPerSecond) return;
     }
     this.messages.ratelimit(requester.userId, { rateHz, burstCount, update: opts.update, nActions: opts.nActions });
+  }
+
+  private async override(userId: string): Promise<RatelimitOverride | undefined> {
+    const cache = this.overrideCache;
+    const epoch = cache?.begin() ?? null;
+    const hit = cache?.get(epoch, userId);
+    if (hit !== undefined) return hit ?? undefined;
+    const row = await overrides.getOverride(this.db, userId);
+    cache?.set(epoch, userId, row ?? null, [userId]);
+    return row;
   }
 }

@@ -23,6 +23,7 @@ export const WATCHED_TABLES = {
   profiles: 'full_user_id',
   user_threepids: 'user_id',
   user_external_ids: 'user_id',
+  ratelimit_override: 'user_id',
 } as const;
 
 /** Keys of the rows that changed, or every row ('*'). */

@@ -229,4 +229,18 @@ const tables = (dialect: DialectName) => {
 
 export async function up(db: Kysely<unknown>, dialect: DialectName): Promise<void> {
   for (const statement of tables(dialect)) await sql.raw(statement).execute(db);
+  // Every send reads the sender's rc_message override: it is cached, so its changes are captured
+  // (see 004-change-capture.ts; SQLite captures through Axon's TEMP triggers).
+  if (dialect === 'postgres') {
+    const fn = "EXECUTE FUNCTION axon_capture_changes('user_id')";
+    const t = 'ratelimit_override';
+    for (const statement of [
+      `CREATE TRIGGER axon_capture_insert AFTER INSERT ON ${t} REFERENCING NEW TABLE AS axon_rows FOR EACH STATEMENT ${fn}`,
+      `CREATE TRIGGER axon_capture_update AFTER UPDATE ON ${t} REFERENCING NEW TABLE AS axon_rows FOR EACH STATEMENT ${fn}`,
+      `CREATE TRIGGER axon_capture_delete AFTER DELETE ON ${t} REFERENCING OLD TABLE AS axon_rows FOR EACH STATEMENT ${fn}`,
+      `CREATE TRIGGER axon_capture_truncate AFTER TRUNCATE ON ${t} FOR EACH STATEMENT ${fn}`,
+    ]) {
+      await sql.raw(statement).execute(db);
+    }
+  }
 }
