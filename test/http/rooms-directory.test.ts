@@ -343,6 +343,10 @@ describe('Room aliases, the public room directory, forget and knock', () => {
       const server = await s.request('GET', `${V3}/publicRooms?server=${enc('bad server!')}`, { token: bob.accessToken });
       expect(server.status).toBe(400);
       expect(server.body).toEqual({ errcode: 'M_INVALID_PARAM', error: 'Invalid server name: bad server!' });
+      // Other servers' lists need federation, which Axon does not speak yet.
+      const remote = await s.request('GET', `${V3}/publicRooms?server=elsewhere.org`, { token: bob.accessToken });
+      expect(remote.status).toBe(404);
+      expect(remote.body.errcode).toBe('M_NOT_FOUND');
       for (const body of [{ limit: -5 }, { limit: 'ten' }, { limit: 1.5 }]) {
         const res = await s.request('POST', `${V3}/publicRooms`, { token: bob.accessToken, body });
         expect(res.status, JSON.stringify(body)).toBe(400);
