@@ -116,7 +116,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const actors = new RoomActors(db, isLocalUser);
   const persister = new Persister(db, streamPositions, log, (roomId, generation) => actors.invalidate(roomId, generation));
   const eventCreator = new EventCreator(db, config.serverName, signingKey, actors, persister, new StateGroupIds(starts.stateGroup), isLocalUser);
-  const ratelimits = new RateLimits(db, config.rateLimits, config.serverName);
+  const ratelimits = new RateLimits(db, config.rateLimits, config.serverName, undefined, new ChangeCache(storage.notifier, ['ratelimit_override']));
   // Deactivation and profile changes reach the user's rooms (accounts are built before the rooms).
   accounts.roomHooks = new MembershipEffects(db, eventCreator, log);
   // Every service is built here, once, so route modules never see the database and every listener
