@@ -1,4 +1,14 @@
-import { PostgresAdapter, sql, type ColumnDefinitionBuilder, type CreateTableBuilder, type Expression, type Kysely, type RawBuilder } from 'kysely';
+import {
+  PostgresAdapter,
+  sql,
+  type ColumnDefinitionBuilder,
+  type CompiledQuery,
+  type CreateTableBuilder,
+  type Expression,
+  type Kysely,
+  type OperationNode,
+  type RawBuilder,
+} from 'kysely';
 
 /**
  * The only place that knows how SQLite and PostgreSQL differ in the SQL we write. Everything
@@ -29,6 +39,49 @@ export function isUniqueViolation(err: unknown): boolean {
  */
 export function lockingRows<Q extends { forUpdate(): Q }>(db: Kysely<any>, query: Q): Q {
   return dialectOf(db) === 'postgres' ? query.forUpdate() : query;
+}
+
+/** A writing statement (insert, update, delete) built but not yet run. */
+export interface Statement {
+  execute(): Promise<unknown>;
+  compile(): CompiledQuery;
+  toOperationNode(): OperationNode;
+}
+
+/** PostgreSQL's limit is 65,535 bind parameters per statement; stay well under it. */
+const MAX_COMBINED_PARAMETERS = 30_000;
+
+/**
+ * Runs independent writing statements (none reads another's rows) in order. PostgreSQL gets them
+ * as one statement, each a data-modifying WITH clause, so a batch costs one round trip instead of
+ * one per statement (they all see the same snapshot, which is why they must be independent).
+ * SQLite runs them one by one: its statements are calls, not round trips.
+ */
+export async function runStatements(db: Kysely<any>, statements: readonly Statement[]): Promise<void> {
+  if (dialectOf(db) !== 'postgres') {
+    for (const s of statements) await s.execute();
+    return;
+  }
+  let group: Statement[] = [];
+  let parameters = 0;
+  const flush = async () => {
+    if (group.length === 1) await group[0]!.execute();
+    else if (group.length > 1) {
+      // Kysely's WITH takes any query builder; the typed builder cannot express a chain of them.
+      let query: any = db;
+      group.forEach((s, i) => (query = query.with(`w${i}`, () => s)));
+      await query.selectNoFrom(sql<number>`1`.as('done')).execute();
+    }
+    group = [];
+    parameters = 0;
+  };
+  for (const s of statements) {
+    const n = s.compile().parameters.length;
+    if (parameters + n > MAX_COMBINED_PARAMETERS) await flush();
+    group.push(s);
+    parameters += n;
+  }
+  await flush();
 }
 
 /** The engine behind a Kysely handle (the database or a transaction); stores receive only the handle. */

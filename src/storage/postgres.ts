@@ -31,6 +31,8 @@ import { ChangeSet, type Notifier } from './changes.js';
 
 const INT8_OID = 20;
 const MAX_NAMED_STATEMENTS = 500;
+/** Statements with more bind values than this vary with batch sizes and stay unnamed. */
+const MAX_NAMED_PARAMETERS = 100;
 const CHANNEL = 'axon_changes';
 const APP_SEPARATOR = '\u001d';
 /** Reads the transaction's captured changes and commits, in one round trip. */
@@ -59,7 +61,7 @@ export class PgEngine {
   readonly pool: pg.Pool;
   /** Identifies this process's connections in NOTIFY payloads. */
   readonly applicationName = `axon-${process.pid}-${randomBytes(4).toString('hex')}`;
-  private readonly names = new Map<string, string | null>();
+  private readonly names = new Map<string, string>();
   private listener: pg.Client | null = null;
   private listening = false;
   private closing = false;
@@ -112,13 +114,17 @@ export class PgEngine {
     return this.fenceNext;
   }
 
-  /** Runs one statement; parameterised texts become named prepared statements (the first 500). */
+  /**
+   * Runs one statement; parameterised texts become named prepared statements (the first 500).
+   * Multi-row writes whose text varies with the batch (more than MAX_NAMED_PARAMETERS values) are
+   * not named: they would fill the 500 with one-off texts, and nothing is remembered for them.
+   */
   query(client: pg.ClientBase, q: CompiledQuery): Promise<pg.QueryResult> {
     const values = q.parameters as unknown[];
     if (values.length === 0) return client.query(q.sql);
     let name = this.names.get(q.sql);
-    if (name === undefined) {
-      name = this.names.size < MAX_NAMED_STATEMENTS ? `axon_${this.names.size}` : null;
+    if (name === undefined && values.length <= MAX_NAMED_PARAMETERS && this.names.size < MAX_NAMED_STATEMENTS) {
+      name = `axon_${this.names.size}`;
       this.names.set(q.sql, name);
     }
     return name ? client.query({ name, text: q.sql, values }) : client.query(q.sql, values);
