@@ -8,6 +8,44 @@ import { httpJson } from './load.mjs';
 
 const enc = encodeURIComponent;
 
+/**
+ * The yardstick for one sender in sequence: a bare node:http server answering GET / one request
+ * at a time on one keep-alive connection (the round trip no server can beat on this machine).
+ */
+export async function sequentialBare(bareUrl, count = 2000) {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const { hostname, port } = new URL(bareUrl);
+  const get = () =>
+    new Promise((resolve, reject) => {
+      const req = request({ agent, hostname, port, path: '/', method: 'GET' }, (res) => {
+        res.resume();
+        res.on('end', resolve);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  try {
+    for (let i = 0; i < 200; i++) await get();
+    const t0 = performance.now();
+    for (let i = 0; i < count; i++) await get();
+    return count / ((performance.now() - t0) / 1000);
+  } finally {
+    agent.destroy();
+  }
+}
+
+/** Sets a PostgreSQL setting for every new connection to the bench database (ALTER DATABASE). */
+export async function setDatabaseSetting(db, name, value) {
+  const c = new pg.Client({ connectionString: db.pgUrl });
+  await c.connect();
+  try {
+    const dbName = new URL(db.pgUrl).pathname.slice(1);
+    await c.query(`ALTER DATABASE "${dbName}" SET ${name} = ${value}`);
+  } finally {
+    await c.end();
+  }
+}
+
 /** One keep-alive connection per sender, as a client would hold. */
 function sender(server, token) {
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });

@@ -7,8 +7,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { canonicalJsonBytes } from './canonical-json.js';
 import { redact } from './redaction.js';
 import { resolveRoomVersion, type RoomVersion } from './room-versions.js';
-import { signJson, verifyJson, type Signatures } from './signed-json.js';
-import { unpaddedBase64, type SigningKey } from './signing-key.js';
+import { signableBytes, signJson, verifyJson, type Signatures } from './signed-json.js';
+import { signBytes, unpaddedBase64, type SigningKey } from './signing-key.js';
 
 type Json = Record<string, unknown>;
 
@@ -85,6 +85,29 @@ export function hashAndSignEvent<T extends object>(
   const signature = signedRedacted.signatures[serverName]![key.keyId]!;
   const signatures: Signatures = { ...existing, [serverName]: { ...(existing[serverName] ?? {}), [key.keyId]: signature } };
   return { ...hashed, signatures };
+}
+
+/**
+ * `hashAndSignEvent` and (v3+) `eventIdFor` in one pass. The bytes the signature covers — the
+ * canonical JSON of the redacted, hashed event without `signatures` and `unsigned` — are exactly
+ * the bytes the reference hash is taken of, so they are encoded once and used twice. `eventId`
+ * is null for v1–v2, whose IDs the server chooses.
+ */
+export function signEventWithId<T extends object>(
+  event: T,
+  version: RoomVersion | string,
+  serverName: string,
+  key: SigningKey,
+): { signed: T & { hashes: { sha256: string }; signatures: Signatures }; eventId: string | null } {
+  const v = resolveRoomVersion(version);
+  const hashed = { ...event, hashes: { sha256: contentHash(event, v) } };
+  const bytes = signableBytes(redact(hashed, v), { strict: v.strictCanonicalJson });
+  const existing = ((event as Json)['signatures'] ?? {}) as Signatures;
+  const signatures: Signatures = { ...existing, [serverName]: { ...(existing[serverName] ?? {}), [key.keyId]: signBytes(key, bytes) } };
+  const signed = { ...hashed, signatures };
+  if (v.eventIdFormat === 'server-random') return { signed, eventId: null };
+  const ref = sha256(bytes);
+  return { signed, eventId: `$${v.eventIdFormat === 'base64' ? unpaddedBase64(ref) : ref.toString('base64url')}` };
 }
 
 /** True when the event's signature by `serverName` under `keyId` is valid (checked on the redacted event). */

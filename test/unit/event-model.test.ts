@@ -14,6 +14,7 @@ import {
   contentHash,
   eventIdFor,
   hashAndSignEvent,
+  signEventWithId,
   newServerEventId,
   referenceHash,
   verifyEventSignature,
@@ -234,6 +235,29 @@ describe('signing events (appendix test vectors)', () => {
     expect(checkContentHash({ ...signed, content: { body: 'changed' } })).toBe(false);
     // Changing a protected key breaks the signature.
     expect(verifyEventSignature({ ...signed, sender: '@v:domain' }, '1', SERVER, 'ed25519:1', key.publicKeyBase64)).toBe(false);
+  });
+});
+
+describe('signEventWithId: one pass for signature and event ID', () => {
+  it('gives exactly what hashAndSignEvent and eventIdFor give, in every room version', () => {
+    for (const id of Object.keys(ROOM_VERSIONS)) {
+      const event = {
+        type: 'm.room.message',
+        room_id: '!r:domain',
+        sender: '@u:domain',
+        content: { body: 'hello', msgtype: 'm.text', nested: { 'ü': [1, 2, { z: null }] } },
+        origin_server_ts: 1000000,
+        depth: 7,
+        prev_events: ['$p'],
+        auth_events: ['$a', '$b'],
+        ...(roomVersion(id)!.eventIdFormat === 'server-random' ? { event_id: '$xyz:domain' } : {}),
+      };
+      const { signed, eventId } = signEventWithId(event, id, SERVER, key);
+      expect(signed).toEqual(hashAndSignEvent(event, id, SERVER, key));
+      if (roomVersion(id)!.eventIdFormat === 'server-random') expect(eventId).toBeNull();
+      else expect(eventId).toBe(eventIdFor(signed, id));
+      expect(verifyEventSignature(signed, id, SERVER, 'ed25519:1', key.publicKeyBase64)).toBe(true);
+    }
   });
 });
 

@@ -1,7 +1,7 @@
 import { MatrixError, forbidden, invalidParam } from '../../errors.js';
 import { authEventSelection, checkAuth, type AuthEvent } from '../../matrix/auth-rules.js';
-import { eventIdFor, hashAndSignEvent, newServerEventId } from '../../matrix/event-hashing.js';
-import { checkClientEvent, checkEventSize } from '../../matrix/event-validation.js';
+import { newServerEventId, signEventWithId } from '../../matrix/event-hashing.js';
+import { checkClientEvent, checkEventSize, MAX_PDU_SIZE } from '../../matrix/event-validation.js';
 import type { SigningKey } from '../../matrix/signing-key.js';
 import type { Db } from '../../storage/database.js';
 import { eventForTxn } from '../../storage/stores/events.js';
@@ -34,8 +34,6 @@ export interface Sent {
   committed: Promise<number>;
 }
 
-/** Canonical JSON larger than this is refused (spec: "Size limits"). */
-export const MAX_PDU_BYTES = 65_536;
 
 /** A write built inside `appendAll`, queued only once every event of the unit is accepted. */
 interface HeldWrite {
@@ -169,9 +167,12 @@ export class EventCreator {
     const result = checkAuth({ ...(pdu as object), event_id: pdu.event_id as string | undefined } as AuthEvent, actor.authState, v);
     if (!result.allowed) throw unauthorised(result.reason);
 
-    const signed = hashAndSignEvent(pdu, v, this.serverName, this.key);
-    checkEventSize(signed);
-    const eventId = v.eventIdFormat === 'server-random' ? (pdu.event_id as string) : eventIdFor(signed, v);
+    const { signed, eventId: derivedId } = signEventWithId(pdu, v, this.serverName, this.key);
+    // JSON.stringify is as long as canonical JSON for canonical values (no whitespace, the same
+    // escapes); only an event near the limit pays for the exact canonical measure.
+    const signedJson = JSON.stringify(signed);
+    if (Buffer.byteLength(signedJson, 'utf8') > MAX_PDU_SIZE - 4096) checkEventSize(signed);
+    const eventId = derivedId ?? (pdu.event_id as string);
 
     const write: PendingWrite = {
       eventId,
@@ -224,7 +225,7 @@ export class EventCreator {
     } else {
       write.stateGroup = actor.stateGroup!;
     }
-    write.json = JSON.stringify(stored);
+    write.json = stored === signed ? signedJson : JSON.stringify(stored);
     actor.extremities = [eventId];
     actor.depth += 1;
     const held = this.held;
