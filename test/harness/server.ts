@@ -56,6 +56,8 @@ export interface TestServer {
   /** Registers a user through shared-secret registration (the real HTTP flow). */
   registerUser(localpart: string, opts?: { admin?: boolean; password?: string; userType?: string }): Promise<TestUser>;
   login(user: string, password: string): Promise<TestUser>;
+  /** Stops the server (as a shutdown would) but keeps its database, for a `secondInstance` to reopen. */
+  stop(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -145,6 +147,7 @@ export async function startServer(overrides: Record<string, unknown> = {}): Prom
     return { status: res.status, headers: res.headers, body: parsed as T, text };
   };
 
+  let stopped = false;
   const server: TestServer = {
     url,
     ctx,
@@ -176,9 +179,14 @@ export async function startServer(overrides: Record<string, unknown> = {}): Prom
       if (res.status !== 200) throw new Error(`login ${user}: ${res.status} ${res.text}`);
       return { userId: res.body.user_id, accessToken: res.body.access_token, deviceId: res.body.device_id, password };
     },
-    async close() {
+    async stop() {
+      if (stopped) return;
+      stopped = true;
       await app.close();
       await ctx.close();
+    },
+    async close() {
+      await server.stop();
       await cleanup();
     },
   };

@@ -130,6 +130,8 @@ export class RoomActor {
 export class RoomActors {
   private readonly actors = new Map<string, RoomActor>();
   private readonly loading = new Map<string, Promise<RoomActor | null>>();
+  /** Rooms being shut down or deleted: unknown to every request until reopened (see `close`). */
+  private readonly closed = new Set<string>();
   private generations = 0;
 
   constructor(
@@ -137,8 +139,36 @@ export class RoomActors {
     private readonly isLocalUser: (userId: string) => boolean,
   ) {}
 
-  /** The room's actor, or null when no such room exists. */
+  /** The room's actor, or null when no such room exists (or it is being deleted). */
   async get(roomId: string): Promise<RoomActor | null> {
+    if (this.closed.has(roomId)) return null;
+    const actor = await this.getEvenIfClosed(roomId);
+    return this.closed.has(roomId) ? null : actor;
+  }
+
+  /**
+   * Closes a room while it is shut down or deleted: `get` answers null for it, so every request
+   * finds no room (nothing half-deleted is visible, nothing new is sent) while the deletion still
+   * sends its own events through `getEvenIfClosed`.
+   */
+  close(roomId: string): void {
+    this.closed.add(roomId);
+  }
+
+  /** Opens a closed room again (a shutdown without purge), or forgets it was closed (after the purge). */
+  reopen(roomId: string): void {
+    this.closed.delete(roomId);
+  }
+
+  /** Drops the room's actor (its rows are being removed); a later load reads what is stored. */
+  forget(roomId: string): void {
+    const actor = this.actors.get(roomId);
+    if (actor) actor.stale = true;
+    this.actors.delete(roomId);
+  }
+
+  /** The room's actor even while the room is closed (the deletion's own events). */
+  async getEvenIfClosed(roomId: string): Promise<RoomActor | null> {
     const live = this.actors.get(roomId);
     if (live) return live;
     let pending = this.loading.get(roomId);
