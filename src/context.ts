@@ -6,6 +6,12 @@ import { AccountDataService } from './services/account-data.js';
 import { AccountsService } from './services/accounts.js';
 import { AdminSessionsService } from './services/admin-sessions.js';
 import { AdminUsersService, USER_VIEW_TABLES } from './services/admin-users.js';
+import { AdminAuditService } from './services/admin-audit.js';
+import { AdminStatsService } from './services/admin-stats.js';
+import { BackgroundUpdatesService } from './services/background-updates.js';
+import { FederationAdminService } from './services/federation-admin.js';
+import { ReportsService } from './services/reports.js';
+import { ServerNoticesService } from './services/server-notices.js';
 import { AuthService, TOKEN_CACHE_TABLES } from './services/auth.js';
 import { ClientIpsService } from './services/client-ips.js';
 import { DevicesService } from './services/devices.js';
@@ -67,6 +73,14 @@ export interface Services {
   /** Stream positions of room events: `current` is what readers may see. */
   streamPositions: StreamPositions;
   persister: Persister;
+  /** Event, room and user reports, and their admin views. */
+  reports: ReportsService;
+  serverNotices: ServerNoticesService;
+  adminStats: AdminStatsService;
+  backgroundUpdates: BackgroundUpdatesService;
+  federationAdmin: FederationAdminService;
+  /** The admin audit log (beyond Synapse), written by the HTTP layer after each admin call. */
+  adminAudit: AdminAuditService;
 }
 
 /** The composition root: configuration, logger, storage and the services built on them. */
@@ -121,7 +135,19 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   accounts.roomHooks = new MembershipEffects(db, eventCreator, log);
   // Every service is built here, once, so route modules never see the database and every listener
   // shares one set of caches.
+  // Reports and server notices (issue 9): notices are the server's events, outside rate limits.
+  const noticeRooms = new RoomsService(db, { serverName: config.serverName, defaultRoomVersion: config.defaultRoomVersion }, eventCreator, profiles);
+  const issue9 = {
+    // Its own reader of room history: reports only ask whether the reporter may see an event.
+    reports: new ReportsService(db, config.serverName, new RoomHistoryService(db, actors, streamPositions)),
+    serverNotices: new ServerNoticesService(db, config, accounts, noticeRooms, log),
+    adminStats: new AdminStatsService(db, log),
+    backgroundUpdates: new BackgroundUpdatesService(),
+    federationAdmin: new FederationAdminService(),
+    adminAudit: new AdminAuditService(db, log),
+  };
   const services: Services = {
+    ...issue9,
     auth: new AuthService(db, { accountValidity: config.accountValidity.enabled, cache: new ChangeCache(storage.notifier, TOKEN_CACHE_TABLES) }),
     accounts,
     adminUsers: new AdminUsersService(db, config, accounts, new ChangeCache(storage.notifier, USER_VIEW_TABLES)),
@@ -151,6 +177,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const close = async () => {
     // Pending client IPs are written before the database goes away.
     await services.clientIps.close();
+    await services.adminAudit.flush();
     await persister.drained();
     await storage.close();
   };

@@ -1,6 +1,12 @@
 import type { Context } from '../context.js';
 import type { RouteDef } from '../http/route.js';
+import { auditLogRoutes } from './admin/audit-log.js';
+import { backgroundUpdateRoutes } from './admin/background-updates.js';
+import { federationAdminRoutes } from './admin/federation.js';
 import { moderationRoutes } from './admin/moderation.js';
+import { adminReportRoutes } from './admin/reports.js';
+import { serverNoticeRoutes } from './admin/server-notices.js';
+import { statisticsRoutes } from './admin/statistics.js';
 import { sharedSecretRegisterRoutes } from './admin/register.js';
 import { registrationTokenRoutes } from './admin/registration-tokens.js';
 import { serverVersionRoutes } from './admin/server-version.js';
@@ -18,6 +24,7 @@ import { loginRoutes } from './client/login.js';
 import { profileRoutes } from './client/profile.js';
 import { pusherRoutes } from './client/pushers.js';
 import { registerRoutes } from './client/register.js';
+import { reportRoutes } from './client/reports.js';
 import { roomDirectoryRoutes } from './client/room-directory.js';
 import { roomHistoryRoutes } from './client/room-history.js';
 import { roomRoutes } from './client/rooms.js';
@@ -40,6 +47,7 @@ export const clientRoutes = (ctx: Context): RouteDef[] => [
   ...roomRoutes(ctx),
   ...roomHistoryRoutes(ctx),
   ...roomDirectoryRoutes(ctx),
+  ...reportRoutes(ctx),
 ];
 
 export const adminRoutes = (ctx: Context): RouteDef[] => [
@@ -53,6 +61,12 @@ export const adminRoutes = (ctx: Context): RouteDef[] => [
   ...moderationRoutes(ctx),
   ...registrationTokenRoutes(ctx),
   ...userRoomRoutes(ctx),
+  ...adminReportRoutes(ctx),
+  ...serverNoticeRoutes(ctx),
+  ...statisticsRoutes(ctx),
+  ...federationAdminRoutes(ctx),
+  ...backgroundUpdateRoutes(ctx),
+  ...auditLogRoutes(ctx),
 ];
 
 export { wellKnownRoutes };

@@ -174,6 +174,7 @@ export function normalizeConfig(input: Record<string, unknown>, configPaths: str
       loginFailedAttempts: rate(raw.rc_login?.failed_attempts, 0.17, 3),
     },
     accountValidity: accountValidityOf(raw),
+    serverNotices: serverNoticesOf(raw),
     logConfig: raw.log_config ? abs(raw.log_config) : null,
     configPaths,
   };
@@ -187,6 +188,20 @@ function accountValidityOf(raw: RawConfig): Config['accountValidity'] {
     enabled,
     periodMs: av.period === undefined ? null : parseDuration(av.period, 'account_validity/period'),
     renewAtMs: av.renew_at === undefined ? null : parseDuration(av.renew_at, 'account_validity/renew_at'),
+  };
+}
+
+function serverNoticesOf(raw: RawConfig): Config['serverNotices'] {
+  const sn = raw.server_notices;
+  if (!sn?.system_mxid_localpart) return null;
+  return {
+    systemUserId: `@${sn.system_mxid_localpart}:${raw.server_name}`,
+    displayName: sn.system_mxid_display_name ?? null,
+    avatarUrl: sn.system_mxid_avatar_url ?? null,
+    roomName: sn.room_name ?? 'Server Notices',
+    roomAvatarUrl: sn.room_avatar_url ?? null,
+    roomTopic: sn.room_topic ?? null,
+    autoJoin: sn.auto_join ?? false,
   };
 }
 

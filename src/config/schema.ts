@@ -55,7 +55,18 @@ const PasswordPolicy = Type.Object({
 
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
 
+const ServerNotices = Type.Object({
+  system_mxid_localpart: Type.Optional(Type.String({ minLength: 1 })),
+  system_mxid_display_name: Type.Optional(Nullable(Type.String())),
+  system_mxid_avatar_url: Type.Optional(Nullable(Type.String())),
+  room_name: Type.Optional(Nullable(Type.String())),
+  room_avatar_url: Type.Optional(Nullable(Type.String())),
+  room_topic: Type.Optional(Nullable(Type.String())),
+  auto_join: Type.Optional(Type.Boolean()),
+});
+
 export const ConfigSchema = Type.Object({
+  server_notices: Type.Optional(Type.Union([ServerNotices, Type.Null()])),
   server_name: Type.String({ minLength: 1 }),
   public_baseurl: Type.Optional(Nullable(Type.String())),
   serve_server_wellknown: Type.Optional(Type.Boolean()),
@@ -206,6 +217,19 @@ export interface Config {
     periodMs: number | null;
     renewAtMs: number | null;
   };
+  /**
+   * `server_notices`: null when off (no section or no `system_mxid_localpart`), as in Synapse.
+   * `roomName` defaults to "Server Notices".
+   */
+  serverNotices: {
+    systemUserId: string;
+    displayName: string | null;
+    avatarUrl: string | null;
+    roomName: string;
+    roomAvatarUrl: string | null;
+    roomTopic: string | null;
+    autoJoin: boolean;
+  } | null;
   /** Absolute path of Synapse's `log_config` file, or null (log to stdout). */
   logConfig: string | null;
   /** The file(s) the config came from; relative paths resolve against the first one's folder. */

@@ -3,6 +3,7 @@ import FindMyWay from 'find-my-way';
 import type { Context } from '../context.js';
 import { SERVER_HEADER } from '../version.js';
 import { adminRoutes, clientRoutes, federationRoutes, wellKnownRoutes } from '../api/index.js';
+import { adminAuditHook } from './audit.js';
 import { authHook } from './auth.js';
 import { STANDARD_HEADERS } from './cors.js';
 import { errorHandler, notFoundHandler } from './errors.js';
@@ -48,6 +49,8 @@ export function buildApp(ctx: Context, opts: AppOptions = {}): FastifyInstance {
   });
   app.decorateRequest('requester', null);
   app.setErrorHandler(errorHandler(ctx.log));
+  // State-changing Admin API calls go to the audit log once their status is known.
+  app.addHook('onResponse', adminAuditHook(ctx.services.adminAudit));
   // One access line per request, after the response (Fastify's own request logging is off).
   app.addHook('onResponse', accessLogHook(loggerFor(ctx.log, opts.port === undefined ? 'synapse.access.http' : `synapse.access.http.${opts.port}`)));
 

@@ -177,3 +177,41 @@ export function fromJson<T>(value: unknown): T {
 export function jsonRows<T>(value: unknown): T[] {
   return value === null || value === undefined ? [] : fromJson<T[]>(value);
 }
+
+/**
+ * Bytes a table takes with its indexes, or null when it does not exist. PostgreSQL:
+ * `pg_total_relation_size` (also TOAST). SQLite: the pages of its B-trees in the `dbstat` virtual
+ * table, which walks them (a read proportional to the table's size).
+ */
+export async function tableBytes(db: Kysely<any>, table: string): Promise<number | null> {
+  if (dialectOf(db) === 'postgres') {
+    const r = await sql<{ n: string | null }>`SELECT pg_total_relation_size(to_regclass(${table}))::text AS n`.execute(db);
+    const n = r.rows[0]?.n;
+    return n === null || n === undefined ? null : Number(n);
+  }
+  const trees = await sql<{ name: string }>`SELECT name FROM sqlite_schema WHERE tbl_name = ${table} AND rootpage > 0`.execute(db);
+  if (trees.rows.length === 0) return null;
+  let total = 0;
+  for (const { name } of trees.rows) {
+    const r = await sql<{ n: number | null }>`SELECT sum(pgsize) AS n FROM dbstat WHERE name = ${name}`.execute(db);
+    total += Number(r.rows[0]?.n ?? 0);
+  }
+  return total;
+}
+
+/**
+ * The planner's most common `room_id` values of a table with the share of rows each holds
+ * (PostgreSQL's `pg_stats`, filled by ANALYZE), as Synapse estimates room sizes. Null where no
+ * such statistics exist: SQLite, or a table PostgreSQL has not analysed yet.
+ */
+export async function plannerRoomShares(db: Kysely<any>, table: string): Promise<Map<string, number> | null> {
+  if (dialectOf(db) !== 'postgres') return null;
+  const r = await sql<{ vals: string[] | null; freqs: string[] | null }>`
+    SELECT most_common_vals::text::text[] AS vals, most_common_freqs::text::text[] AS freqs
+    FROM pg_stats WHERE schemaname = current_schema() AND tablename = ${table} AND attname = 'room_id'`.execute(db);
+  const row = r.rows[0];
+  if (!row) return null;
+  const out = new Map<string, number>();
+  (row.vals ?? []).forEach((v, i) => out.set(v, Number(row.freqs?.[i] ?? 0)));
+  return out;
+}

@@ -6,6 +6,7 @@ import * as m003 from './003-user-search.js';
 import * as m004 from './004-change-capture.js';
 import * as m005 from './005-uia-sessions-nonces.js';
 import * as m006 from './006-rooms.js';
+import * as m007 from './007-reports-audit.js';
 
 type Step = { up(db: Kysely<unknown>, dialect: DialectName): Promise<void> };
 
@@ -17,6 +18,7 @@ const STEPS: Record<string, Step> = {
   '004-change-capture': m004,
   '005-uia-sessions-nonces': m005,
   '006-rooms': m006,
+  '007-reports-audit': m007,
 };
 
 /** Applies pending migrations; the applied versions are recorded in `schema_migrations`. */

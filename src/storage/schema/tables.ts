@@ -388,6 +388,46 @@ export interface RejectionsTable {
   last_check: string;
 }
 
+export interface EventReportsTable {
+  id: Generated<number>;
+  received_ts: number;
+  room_id: string;
+  event_id: string;
+  user_id: string;
+  reason: string | null;
+  /** The client's whole request body, as JSON text (Synapse). */
+  content: string | null;
+}
+
+export interface RoomReportsTable {
+  id: Generated<number>;
+  received_ts: number;
+  room_id: string;
+  user_id: string;
+  reason: string;
+}
+
+export interface UserReportsTable {
+  id: Generated<number>;
+  received_ts: number;
+  target_user_id: string;
+  user_id: string;
+  reason: string;
+}
+
+/** Axon's own: one row per state-changing Admin API call (no bodies, token redacted). */
+export interface AdminAuditLogTable {
+  id: Generated<number>;
+  ts: number;
+  user_id: string | null;
+  authenticated_by: string | null;
+  method: string;
+  path: string;
+  target: string | null;
+  status: number;
+  request_id: string | null;
+}
+
 export interface Database {
   users: UsersTable;
   access_tokens: AccessTokensTable;
@@ -432,4 +472,8 @@ export interface Database {
   room_stats_state: RoomStatsStateTable;
   current_state_delta_stream: CurrentStateDeltaStreamTable;
   rejections: RejectionsTable;
+  event_reports: EventReportsTable;
+  room_reports: RoomReportsTable;
+  user_reports: UserReportsTable;
+  admin_audit_log: AdminAuditLogTable;
 }
