@@ -40,6 +40,12 @@ export interface Session {
   deviceId: string;
 }
 
+/** End-to-end state that goes with a device (keys, to-device inbox, a device-list change), removed in the removing transaction. */
+export interface DeviceRemovalHooks {
+  devicesRemovedIn(tx: Db, userId: string, deviceIds: string[]): Promise<void>;
+  allDevicesRemovedIn(tx: Db, userId: string): Promise<void>;
+}
+
 const DEVICE_LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
 /** Synapse's device IDs: ten upper-case letters. */
 export const newDeviceId = () => Array.from({ length: 10 }, () => DEVICE_LETTERS[randomInt(26)]).join('');
@@ -48,6 +54,8 @@ export const newDeviceId = () => Array.from({ length: 10 }, () => DEVICE_LETTERS
 export class AccountsService {
   /** Room effects of account changes, run after they commit; set by src/context.ts. */
   roomHooks: UserRoomHooks | null = null;
+  /** End-to-end state of removed devices; set by src/context.ts. */
+  deviceHooks: DeviceRemovalHooks | null = null;
 
   constructor(
     private readonly db: Db,
@@ -176,6 +184,7 @@ export class AccountsService {
     await lifecycle.deletePushersOfDevices(tx, userId, deviceIds);
     await tokens.deleteTokensForDevices(tx, userId, deviceIds);
     await devices.deleteDevices(tx, userId, deviceIds);
+    await this.deviceHooks?.devicesRemovedIn(tx, userId, deviceIds);
   }
 
   /** Deletes every token the user owns (and the pushers registered through them), optionally sparing one. */
@@ -239,6 +248,7 @@ export class AccountsService {
     await lifecycle.deletePushersOfUser(tx, userId);
     await inChunks((n) => tokens.deleteSomeUserTokens(tx, userId, n));
     await inChunks((n) => devices.deleteSomeDevices(tx, userId, n));
+    await this.deviceHooks?.allDevicesRemovedIn(tx, userId);
     await users.setPasswordHash(tx, userId, null);
     if (opts.erase) {
       await profiles.setDisplayname(tx, userId, null);

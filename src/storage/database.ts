@@ -7,7 +7,7 @@ import type { Database } from './schema/tables.js';
 import { SqliteEngine, sqliteDialect } from './sqlite.js';
 import { registerNotifier } from './transaction.js';
 
-export { afterCommit, announce, withTransaction } from './transaction.js';
+export { afterCommit, afterSettle, announce, withTransaction } from './transaction.js';
 
 /** A handle stores take: the database itself or an open transaction on it. */
 export type Db = Kysely<Database>;

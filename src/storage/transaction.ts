@@ -6,6 +6,8 @@ export const MAX_ATTEMPTS = 6;
 
 interface TxState {
   afterCommit: Array<() => void>;
+  /** Run when the attempt ends, committed or rolled back, before the afterCommit callbacks. */
+  settled: Array<() => void>;
 }
 
 const open = new WeakMap<object, TxState>();
@@ -39,7 +41,7 @@ const backoff = (attempt: number) => Math.random() * Math.min(160, 5 * 2 ** (att
  */
 export async function withTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
-    const state: TxState = { afterCommit: [] };
+    const state: TxState = { afterCommit: [], settled: [] };
     let result: T;
     try {
       result = await db.transaction().execute(async (tx) => {
@@ -48,10 +50,12 @@ export async function withTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>): Pr
         return fn(tx);
       });
     } catch (e) {
+      for (const cb of state.settled) cb();
       if (attempt >= MAX_ATTEMPTS || !isRetryable(e)) throw e;
       await sleep(backoff(attempt));
       continue;
     }
+    for (const cb of state.settled) cb();
     for (const cb of state.afterCommit) cb();
     return result;
   }
@@ -61,6 +65,17 @@ export async function withTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>): Pr
 export function afterCommit(db: Db, cb: () => void): void {
   const state = open.get(db);
   if (state) state.afterCommit.push(cb);
+  else cb();
+}
+
+/**
+ * Runs `cb` when the transaction `db` belongs to ends, whether it commits or rolls back (a retried
+ * attempt counts as rolled back), before any afterCommit callback; at once outside a transaction.
+ * For releasing what the attempt held, e.g. an in-memory stream position it allocated.
+ */
+export function afterSettle(db: Db, cb: () => void): void {
+  const state = open.get(db);
+  if (state) state.settled.push(cb);
   else cb();
 }
 
