@@ -34,3 +34,20 @@ export function jsonObject(req: FastifyRequest, opts: { optional?: boolean } = {
   if (schema) checkBody(schema, value);
   return value as JsonObject;
 }
+
+/**
+ * The request body as any JSON value (Synapse's parse_json_value_from_request: a bare `true` is a
+ * body too), with the same rules as `jsonObject` otherwise. No route schema is applied.
+ */
+export function jsonValue(req: FastifyRequest): unknown {
+  const raw = req.body;
+  if (raw === undefined || raw === null || (Buffer.isBuffer(raw) && raw.length === 0)) throw notJson();
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.isBuffer(raw) ? utf8.decode(raw) : String(raw));
+  } catch {
+    throw notJson();
+  }
+  checkJsonValue(value);
+  return value;
+}

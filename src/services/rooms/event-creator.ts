@@ -56,6 +56,12 @@ export class EventCreator {
   private readonly inFlightTxns = new Map<string, Promise<string>>();
   /** Set while `appendAll` runs: writes wait here instead of going to the persister. */
   private held: HeldWrite[] | null = null;
+  /**
+   * Called for every event built, inside the room's serial section, once the actor's head includes
+   * it (so they see the state the event was authorised against, plus its own change). Push rules
+   * snapshot the room's members here.
+   */
+  readonly appendHooks: Array<(actor: RoomActor, write: PendingWrite, event: Record<string, unknown>) => void> = [];
 
   constructor(
     private readonly db: Db,
@@ -226,6 +232,7 @@ export class EventCreator {
       write.stateGroup = actor.stateGroup!;
     }
     write.json = stored === signed ? signedJson : JSON.stringify(stored);
+    for (const hook of this.appendHooks) hook(actor, write, { ...signed, event_id: eventId });
     actor.extremities = [eventId];
     actor.depth += 1;
     const held = this.held;

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { announce, withTransaction, type Db } from '../../storage/database.js';
+import { announce, withTransaction, type Db, type Tx } from '../../storage/database.js';
 import { writeEvents, type EventWrite } from '../../storage/stores/event-writes.js';
 import type { StreamPositions } from './stream-positions.js';
 
@@ -16,6 +16,16 @@ interface Queued {
 
 /** Largest batch: ~20 rows per event keeps every multi-row statement far under SQLite's variable limit. */
 const MAX_BATCH = 200;
+
+/**
+ * Work that rides along with a batch of events: `prepare` runs before the batch's transaction (it
+ * may read the database, e.g. to load push rules), `write` inside it, so its rows commit (or not)
+ * with the events.
+ */
+export interface PersistHook {
+  prepare(writes: readonly EventWrite[]): Promise<void>;
+  write(tx: Tx, writes: readonly EventWrite[]): Promise<void>;
+}
 
 /** The topic announced after commit, keyed by room ID (sync and caches listen). */
 export const ROOM_EVENTS_TOPIC = 'room_events';
@@ -35,6 +45,8 @@ export class Persister {
   private running = false;
   private idle: Promise<void> = Promise.resolve();
   private markIdle: () => void = () => {};
+  /** Hooks run with every batch (see PersistHook). */
+  readonly hooks: PersistHook[] = [];
 
   constructor(
     private readonly db: Db,
@@ -79,6 +91,10 @@ export class Persister {
   private async writeBatch(batch: Queued[]): Promise<void> {
     const positions = this.positions.allocate(batch.length);
     const writes = batch.map((q, i) => ({ ...q.write, streamOrdering: positions[i]! }));
+    for (const h of this.hooks) {
+      // A hook that cannot prepare (say, its read failed) costs its own rows, never the events.
+      await h.prepare(writes).catch((err: unknown) => this.log.error({ err }, 'a persister hook failed to prepare; its rows are skipped'));
+    }
     try {
       await this.commit(writes);
       this.positions.finish(positions);
@@ -112,6 +128,7 @@ export class Persister {
   private async commit(writes: EventWrite[]): Promise<void> {
     await withTransaction(this.db, async (tx) => {
       await writeEvents(tx, writes);
+      for (const h of this.hooks) await h.write(tx, writes);
       announce(tx, ROOM_EVENTS_TOPIC, [...new Set(writes.map((w) => w.roomId))]);
     });
   }

@@ -41,6 +41,8 @@ export interface EventWrite {
   extremitiesAfter: readonly string[];
   /** The room's statistics once this event is in (state events only). */
   stats?: { current: Omit<Insertable<RoomStatsCurrentTable>, 'room_id'>; state: Omit<Insertable<RoomStatsStateTable>, 'room_id'> };
+  /** What persister hooks attach to the event (e.g. the push rules' inputs and results), by hook. */
+  ext?: Record<string, unknown>;
 }
 
 const flag = (b: boolean) => (b ? 1 : 0);
