@@ -206,7 +206,7 @@ export interface PushResult {
   notify: boolean;
   highlight: boolean;
   sound?: string;
-  /** The matching rule's actions (legacy `dont_notify`/`coalesce` removed); [] when none matched. */
+  /** The matching rule's actions (legacy `dont_notify`/`coalesce` removed); [] when none matched. Shared: do not modify. */
   actions: PushAction[];
   ruleId?: string;
   kind?: PushRuleKind;
@@ -226,6 +226,8 @@ interface CompiledRule {
   conditions: CompiledCondition[];
   actions: PushAction[];
   legacyMention: boolean;
+  /** The evaluation result, worked out once. */
+  result: PushResult;
 }
 
 export interface CompiledPushRules {
@@ -258,6 +260,17 @@ const WORD = 'A-Za-z0-9_';
 /** Matches `body` where it starts and ends at a word boundary (start/end or a non-[A-Za-z0-9_]). */
 const wordBoundaryRegExp = (body: string) => cachedRegExp(`(?<![${WORD}])(?:${body})(?![${WORD}])`, 'is');
 
+const displayNames = new Map<string, RegExp>();
+function displayNameRegExp(name: string): RegExp {
+  let re = displayNames.get(name);
+  if (!re) {
+    re = wordBoundaryRegExp(escapeRe(name));
+    if (displayNames.size > 10_000) displayNames.clear();
+    displayNames.set(name, re);
+  }
+  return re;
+}
+
 /** Looks up a dot-separated property path in the event. */
 function lookup(event: Event, keys: readonly string[]): unknown {
   let v: unknown = event;
@@ -276,11 +289,21 @@ export class EventMatcher {
   private readonly memo = new Map<CompiledCondition, boolean>();
   readonly hasMentions: boolean;
   readonly sender: string;
+  private lowerBody: string | null | undefined;
 
   constructor(readonly event: Event) {
     const content = isObject(event.content) ? event.content : {};
     this.hasMentions = Object.prototype.hasOwnProperty.call(content, 'm.mentions');
     this.sender = typeof event.sender === 'string' ? event.sender : '';
+  }
+
+  /** `content.body` lower-cased once per event (a cheap pre-check before word-boundary regexes). */
+  get bodyLower(): string | null {
+    if (this.lowerBody === undefined) {
+      const body = lookup(this.event, ['content', 'body']);
+      this.lowerBody = typeof body === 'string' ? body.toLowerCase() : null;
+    }
+    return this.lowerBody;
   }
 
   test(c: CompiledCondition, ctx: PushContext): boolean {
@@ -298,7 +321,20 @@ function compileCondition(c: PushCondition): CompiledCondition {
     case 'event_match': {
       if (typeof c.key !== 'string' || typeof c.pattern !== 'string') return never;
       const keys = splitPropertyPath(c.key);
-      const re = c.key === 'content.body' ? wordBoundaryRegExp(globBody(c.pattern)) : cachedRegExp(`^(?:${globBody(c.pattern)})$`, 'is');
+      if (c.key === 'content.body') {
+        const re = wordBoundaryRegExp(globBody(c.pattern));
+        // Most bodies do not contain a literal pattern at all: a substring test rules them out cheaply.
+        const literal = /[*?]/.test(c.pattern) ? null : c.pattern.toLowerCase();
+        return {
+          shared: true,
+          test: (m) => {
+            const lower = m.bodyLower;
+            if (lower === null || (literal !== null && !lower.includes(literal))) return false;
+            return re.test(lookup(m.event, keys) as string);
+          },
+        };
+      }
+      const re = cachedRegExp(`^(?:${globBody(c.pattern)})$`, 'is');
       return {
         shared: true,
         test: (m) => {
@@ -330,9 +366,9 @@ function compileCondition(c: PushCondition): CompiledCondition {
         shared: false,
         test: (m, ctx) => {
           const name = ctx.displayName;
-          if (!name) return false;
-          const body = lookup(m.event, ['content', 'body']);
-          return typeof body === 'string' && wordBoundaryRegExp(escapeRe(name)).test(body);
+          const lower = m.bodyLower;
+          if (!name || lower === null || !lower.includes(name.toLowerCase())) return false;
+          return displayNameRegExp(name).test(lookup(m.event, ['content', 'body']) as string);
         },
       };
     case 'room_member_count': {
@@ -387,8 +423,11 @@ const LEGACY_MENTION_RULES = new Set(['.m.rule.contains_display_name', '.m.rule.
 /** Compiled forms of the predefined rules' conditions, shared by every user (so memoised per event). */
 const sharedConditions = new Map<string, CompiledCondition>();
 
-function compileShared(c: PushCondition): CompiledCondition {
+function compileShared(c: PushCondition, userId: string): CompiledCondition {
   const k = JSON.stringify(c);
+  // A condition naming the user (invite_for_me's state_key, is_user_mention) is the user's own:
+  // memoising it per event would only fill the memo.
+  if (k.includes(JSON.stringify(userId).slice(1, -1))) return { ...compileCondition(c), shared: false };
   let compiled = sharedConditions.get(k);
   if (!compiled) {
     compiled = compileCondition(c);
@@ -398,8 +437,8 @@ function compileShared(c: PushCondition): CompiledCondition {
   return compiled;
 }
 
-/** Compiles a rule set (enabled rules only) for repeated evaluation. */
-export function compilePushRules(ruleset: PushRuleset): CompiledPushRules {
+/** Compiles a rule set (enabled rules only) for repeated evaluation; `userId` is the rules' owner. */
+export function compilePushRules(ruleset: PushRuleset, userId = ''): CompiledPushRules {
   const rules: CompiledRule[] = [];
   for (const kind of PUSH_RULE_KINDS) {
     for (const r of ruleset[kind] ?? []) {
@@ -409,13 +448,15 @@ export function compilePushRules(ruleset: PushRuleset): CompiledPushRules {
       else if (kind === 'room') conditions = [match('room_id', r.rule_id)];
       else if (kind === 'sender') conditions = [match('sender', r.rule_id)];
       else conditions = r.conditions ?? [];
+      const actions = r.actions.filter((a) => a !== 'dont_notify' && a !== 'coalesce');
       rules.push({
         ruleId: r.rule_id,
         kind,
         // Predefined rules' conditions recur for every user: share them so the memo works across users.
-        conditions: conditions.map((c) => (r.default ? compileShared(c) : compileCondition(c))),
-        actions: r.actions.filter((a) => a !== 'dont_notify' && a !== 'coalesce'),
+        conditions: conditions.map((c) => (r.default && userId ? compileShared(c, userId) : compileCondition(c))),
+        actions,
         legacyMention: r.default && LEGACY_MENTION_RULES.has(r.rule_id),
+        result: Object.freeze({ ...actionsOutcome(actions), actions, ruleId: r.rule_id, kind }),
       });
     }
   }
@@ -433,6 +474,8 @@ export function actionsOutcome(actions: readonly PushAction[]): Omit<PushResult,
   return out;
 }
 
+const NO_MATCH: PushResult = Object.freeze({ notify: false, highlight: false, actions: [] });
+
 /**
  * Evaluates `event` against a user's rules: the first enabled rule (override, content, room,
  * sender, underride, each in order) whose conditions all hold decides. Pass one `EventMatcher` per
@@ -443,15 +486,15 @@ export function evaluatePushRules(
   event: Event | EventMatcher,
   context: PushContext,
 ): PushResult {
-  const compiled = 'rules' in rules && Array.isArray((rules as CompiledPushRules).rules) ? (rules as CompiledPushRules) : compilePushRules(rules as PushRuleset);
+  const compiled = Array.isArray((rules as CompiledPushRules).rules) ? (rules as CompiledPushRules) : compilePushRules(rules as PushRuleset, context.userId);
   const m = event instanceof EventMatcher ? event : new EventMatcher(event);
-  for (const rule of compiled.rules) {
+  // Plain loops: this runs for every member on every event.
+  rules: for (const rule of compiled.rules) {
     if (rule.legacyMention && m.hasMentions) continue;
-    if (rule.conditions.every((c) => m.test(c, context))) {
-      return { ...actionsOutcome(rule.actions), actions: rule.actions, ruleId: rule.ruleId, kind: rule.kind };
-    }
+    for (const c of rule.conditions) if (!m.test(c, context)) continue rules;
+    return rule.result;
   }
-  return { notify: false, highlight: false, actions: [] };
+  return NO_MATCH;
 }
 
 /**
