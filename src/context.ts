@@ -15,6 +15,9 @@ import { ServerNoticesService } from './services/server-notices.js';
 import { AuthService, TOKEN_CACHE_TABLES } from './services/auth.js';
 import { ClientIpsService } from './services/client-ips.js';
 import { DevicesService } from './services/devices.js';
+import { E2eKeysService } from './services/e2e-keys.js';
+import { KeyBackupService } from './services/key-backup.js';
+import { ToDeviceService } from './services/to-device.js';
 import { LoginService } from './services/login.js';
 import { ModerationService } from './services/moderation.js';
 import { Passwords } from './services/passwords.js';
@@ -43,6 +46,12 @@ import { migrate } from './storage/migrations/index.js';
 import { ChangeCache } from './storage/change-cache.js';
 
 export interface Services {
+  /** End-to-end keys and the device-list stream (`deviceListPosition`, topic 'device_lists'). */
+  e2eKeys: E2eKeysService;
+  /** Server-side key backups. */
+  keyBackup: KeyBackupService;
+  /** To-device messages: `send`, and for /sync `toDeviceSince`, `deleteToDeviceUpTo`, `position` (topic 'to_device'). */
+  toDevice: ToDeviceService;
   auth: AuthService;
   accounts: AccountsService;
   adminUsers: AdminUsersService;
@@ -146,7 +155,15 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     federationAdmin: new FederationAdminService(),
     adminAudit: new AdminAuditService(db, log),
   };
+  // End-to-end encryption: keys and to-device messages, each with its own in-memory stream.
+  const e2e = {
+    e2eKeys: await E2eKeysService.open(db, config.serverName),
+    keyBackup: new KeyBackupService(db),
+    toDevice: await ToDeviceService.open(db, config.serverName),
+  };
+  accounts.deviceHooks = e2e.e2eKeys;
   const services: Services = {
+    ...e2e,
     ...issue9,
     auth: new AuthService(db, { accountValidity: config.accountValidity.enabled, cache: new ChangeCache(storage.notifier, TOKEN_CACHE_TABLES) }),
     accounts,

@@ -16,10 +16,12 @@ import { userListRoutes } from './admin/user-list.js';
 import { userRoomRoutes } from './admin/user-rooms.js';
 import { userSessionRoutes } from './admin/user-sessions.js';
 import { adminUserRoutes } from './admin/users.js';
+import { crossSigningAdminRoutes } from './admin/cross-signing.js';
 import { accountDataRoutes } from './client/account-data.js';
 import { accountRoutes } from './client/account.js';
 import { capabilitiesRoutes } from './client/capabilities.js';
 import { deviceRoutes } from './client/devices.js';
+import { keysRoutes } from './client/keys.js';
 import { loginRoutes } from './client/login.js';
 import { profileRoutes } from './client/profile.js';
 import { pusherRoutes } from './client/pushers.js';
@@ -27,7 +29,9 @@ import { registerRoutes } from './client/register.js';
 import { reportRoutes } from './client/reports.js';
 import { roomDirectoryRoutes } from './client/room-directory.js';
 import { roomHistoryRoutes } from './client/room-history.js';
+import { roomKeysRoutes } from './client/room-keys.js';
 import { roomRoutes } from './client/rooms.js';
+import { toDeviceRoutes } from './client/to-device.js';
 import { versionsRoutes } from './client/versions.js';
 import { wellKnownRoutes } from './client/well-known.js';
 import { keyServerRoutes } from './federation/keys.js';
@@ -47,6 +51,9 @@ export const clientRoutes = (ctx: Context): RouteDef[] => [
   ...roomRoutes(ctx),
   ...roomHistoryRoutes(ctx),
   ...roomDirectoryRoutes(ctx),
+  ...keysRoutes(ctx),
+  ...roomKeysRoutes(ctx),
+  ...toDeviceRoutes(ctx),
   ...reportRoutes(ctx),
 ];
 
@@ -61,6 +68,7 @@ export const adminRoutes = (ctx: Context): RouteDef[] => [
   ...moderationRoutes(ctx),
   ...registrationTokenRoutes(ctx),
   ...userRoomRoutes(ctx),
+  ...crossSigningAdminRoutes(ctx),
   ...adminReportRoutes(ctx),
   ...serverNoticeRoutes(ctx),
   ...statisticsRoutes(ctx),
