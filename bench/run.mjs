@@ -10,13 +10,16 @@ import { Report } from './lib/report.mjs';
 import { cleanupAll, freshDatabase, pgReachable, registerUser, ROOT, SERVER_NAME, SHARED_SECRET, startAxon, startBare } from './lib/servers.mjs';
 import { concurrentSends, sequentialBare, sequentialSends, setDatabaseSetting } from './lib/rooms.mjs';
 import { lookupsDuringBigWrite, mixedWrites } from './lib/writes.mjs';
+import { roomListBench } from './lib/room-list.mjs';
 
-const SECTIONS = ['lookup', 'list', 'bcrypt', 'writes', 'rooms'];
+const SECTIONS = ['lookup', 'list', 'bcrypt', 'writes', 'rooms', 'roomlist'];
 const ENGINES = ['sqlite', 'postgres'];
 const TARGETS = {
   lookupRatio: { sqlite: 0.4, postgres: 0.25 },
   idleRssMiB: 80,
   listRatio: { sqlite: 0.1 },
+  /** The admin room list over 100,000 rooms, against the bare node:http req/s (issue 9). */
+  roomListRatio: { sqlite: 0.1, postgres: 0.1 },
   bcryptScaling: 1.5,
   /** p99 of lookups while a 100,000-row write runs. */
   bigWriteP99Ms: 50,
@@ -25,7 +28,7 @@ const TARGETS = {
   roomConcurrent: { sqlite: 3300, postgres: 2000 },
 };
 
-const USAGE = `usage: npm run bench -- [--quick] [--only=lookup,list,bcrypt,writes,rooms] [--engines=sqlite,postgres]
+const USAGE = `usage: npm run bench -- [--quick] [--only=lookup,list,bcrypt,writes,rooms,roomlist] [--engines=sqlite,postgres]
                        [--users=N] [--duration=S] [--warmup=S] [--cpu-prof]
   --quick      3 s runs after 1 s warm-up, 100,000 users (default: 10 s after 2 s, 1,000,000 users)
   --only       sections to run (env AXON_BENCH_ONLY); default all
@@ -186,6 +189,27 @@ async function listSection(engine) {
     report.memoryOf(engine, `${n.toLocaleString('en-US')} users (list run)`, idle, server.rss());
   } finally {
     await server?.stop();
+    await db.drop();
+  }
+}
+
+// ---- issue 9: the admin room list over 100,000 rooms ----
+async function roomListSection(engine) {
+  const n = 100_000;
+  const db = await freshDatabase(engine);
+  const server = await startAxon(db, { nodeArgs: axonNodeArgs(`roomlist-${engine}`) });
+  try {
+    const admin = await registerUser(server, 'benchadmin', { admin: true });
+    console.log(`  inserting ${n.toLocaleString('en-US')} rooms into ${engine} …`);
+    const b0 = await measureBare();
+    const r = await roomListBench(server, db, admin, n, opts.settings);
+    report.setupTime(engine, `bulk insert of ${n.toLocaleString('en-US')} rooms (rooms, room_stats_current, room_stats_state)`, r.insertS);
+    console.log(`  check: ${r.check}`);
+    const b1 = await measureBare();
+    const bare = { rps: (b0.rps + b1.rps) / 2 };
+    report.measured(engine, `GET /_synapse/admin/v1/rooms?limit=100&order_by=joined_members (${n.toLocaleString('en-US')} rooms)`, { ...r.result, cold: r.cold }, bare, TARGETS.roomListRatio[engine]);
+  } finally {
+    await server.stop();
     await db.drop();
   }
 }
@@ -425,7 +449,7 @@ async function main() {
   }
 
   const wants = (x) => opts.sections.includes(x);
-  if (wants('lookup') || wants('list') || wants('rooms')) {
+  if (wants('lookup') || wants('list') || wants('rooms') || wants('roomlist')) {
     // The yardstick runs for the whole bench and is measured right before every Axon figure.
     const bare = await startBare();
     report.memoryOf('—', 'bare node:http', await idleRss(bare), undefined);
@@ -442,6 +466,10 @@ async function main() {
       if (wants('rooms')) {
         console.log(`\n== ${engine}: messages into one room (issue 7) ==`);
         await roomsSection(engine, bare.url).catch((e) => report.fail(`${engine} rooms`, e));
+      }
+      if (wants('roomlist')) {
+        console.log(`\n== ${engine}: admin room list on 100,000 rooms (issue 9) ==`);
+        await roomListSection(engine).catch((e) => report.fail(`${engine} roomlist`, e));
       }
     }
     await bare.stop();

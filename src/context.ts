@@ -6,6 +6,7 @@ import { AccountDataService } from './services/account-data.js';
 import { AccountsService } from './services/accounts.js';
 import { AdminSessionsService } from './services/admin-sessions.js';
 import { AdminUsersService, USER_VIEW_TABLES } from './services/admin-users.js';
+import { AdminRoomsService } from './services/admin-rooms.js';
 import { AdminAuditService } from './services/admin-audit.js';
 import { AdminStatsService } from './services/admin-stats.js';
 import { BackgroundUpdatesService } from './services/background-updates.js';
@@ -82,6 +83,8 @@ export interface Services {
   /** Stream positions of room events: `current` is what readers may see. */
   streamPositions: StreamPositions;
   persister: Persister;
+  /** The Admin API's room views and actions, blocked rooms, a user's rooms; caches the room list. */
+  adminRooms: AdminRoomsService;
   /** Event, room and user reports, and their admin views. */
   reports: ReportsService;
   serverNotices: ServerNoticesService;
@@ -162,6 +165,10 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     toDevice: await ToDeviceService.open(db, config.serverName),
   };
   accounts.deviceHooks = e2e.e2eKeys;
+  const rooms = new RoomsService(db, { serverName: config.serverName, defaultRoomVersion: config.defaultRoomVersion }, eventCreator, profiles, new SendPolicy(ratelimits, actors, config.serverName));
+  const roomHistory = new RoomHistoryService(db, actors, streamPositions);
+  const adminRooms = new AdminRoomsService(db, storage.notifier, { serverName: config.serverName }, rooms, roomHistory, persister, streamPositions);
+  rooms.isBlocked = (roomId) => adminRooms.isBlocked(roomId);
   const services: Services = {
     ...e2e,
     ...issue9,
@@ -183,12 +190,13 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     devices: new DevicesService(db, accounts, clientIps),
     profiles,
     serverKeys: new ServerKeysService(config.serverName, signingKey),
-    rooms: new RoomsService(db, { serverName: config.serverName, defaultRoomVersion: config.defaultRoomVersion }, eventCreator, profiles, new SendPolicy(ratelimits, actors, config.serverName)),
+    rooms,
     roomDirectory: new RoomDirectoryService(db, { serverName: config.serverName }, eventCreator),
     roomUpgrades: new RoomUpgradeService(db, { serverName: config.serverName }, eventCreator, profiles),
-    roomHistory: new RoomHistoryService(db, actors, streamPositions),
+    roomHistory,
     streamPositions,
     persister,
+    adminRooms,
   };
   services.clientIps.start();
   const close = async () => {

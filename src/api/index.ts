@@ -9,6 +9,7 @@ import { serverNoticeRoutes } from './admin/server-notices.js';
 import { statisticsRoutes } from './admin/statistics.js';
 import { sharedSecretRegisterRoutes } from './admin/register.js';
 import { registrationTokenRoutes } from './admin/registration-tokens.js';
+import { adminRoomRoutes } from './admin/rooms.js';
 import { serverVersionRoutes } from './admin/server-version.js';
 import { userDataRoutes } from './admin/user-data.js';
 import { userLifecycleRoutes } from './admin/user-lifecycle.js';
@@ -68,6 +69,7 @@ export const adminRoutes = (ctx: Context): RouteDef[] => [
   ...moderationRoutes(ctx),
   ...registrationTokenRoutes(ctx),
   ...userRoomRoutes(ctx),
+  ...adminRoomRoutes(ctx),
   ...crossSigningAdminRoutes(ctx),
   ...adminReportRoutes(ctx),
   ...serverNoticeRoutes(ctx),

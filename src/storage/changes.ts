@@ -24,6 +24,11 @@ export const WATCHED_TABLES = {
   user_threepids: 'user_id',
   user_external_ids: 'user_id',
   ratelimit_override: 'user_id',
+  // The admin room list's caches (keyed by room ID; migration 008).
+  rooms: 'room_id',
+  room_stats_current: 'room_id',
+  room_stats_state: 'room_id',
+  blocked_rooms: 'room_id',
 } as const;
 
 /** Keys of the rows that changed, or every row ('*'). */

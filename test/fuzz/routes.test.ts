@@ -120,6 +120,7 @@ const BODILESS = new Set([
   'DELETE /_synapse/admin/v1/users/:userId/override_ratelimit',
   'DELETE /_synapse/admin/v2/users/:userId/devices/:deviceId',
   'DELETE /_synapse/admin/v1/registration_tokens/:token',
+  'DELETE /_synapse/admin/v1/rooms/:roomId/forward_extremities',
 ]);
 
 describe('declared body schemas', () => {

@@ -68,3 +68,8 @@ export const updateRegistrationTokenBody = Type.Object({
   uses_allowed: Type.Optional(Type.Union(usesAllowed.anyOf, onError('M_INVALID_PARAM', 'uses_allowed must be a non-negative integer or null'))),
   expiry_time: Type.Optional(Type.Union(expiryTime.anyOf, onError('M_INVALID_PARAM', 'expiry_time must be an integer or null'))),
 });
+
+// Rooms (catalogue §6.9, 6.13, 6.15): checked by the service, in Synapse's order.
+export const blockRoomBody = Type.Object({ block: bool });
+export const makeRoomAdminBody = Type.Object({ user_id: Type.Optional(str) });
+export const joinRoomBody = Type.Object({ user_id: str });

@@ -8,7 +8,7 @@ import type { Requester } from '../auth.js';
 import { toClientEvent, type ClientEvent } from './client-events.js';
 import type { RoomActor, RoomActors } from './room-actor.js';
 import type { StreamPositions } from './stream-positions.js';
-import { RoomVisibility, type UserRoomView } from './visibility.js';
+import { AdminRoomView, RoomVisibility, type UserRoomView } from './visibility.js';
 
 // ---------------------------------------------------------------------------------------------
 // Tokens. Opaque to clients, in Synapse's shapes: `t<topological>-<stream>` is a position in a
@@ -159,6 +159,9 @@ export interface MessagesRequest {
   filter?: string;
 }
 
+/** Thrown by the admin reads for a room the server does not know; callers answer as Synapse does. */
+export class UnknownRoom extends Error {}
+
 const notInRoom = (userId: string, roomId: string) => forbidden(`User ${userId} not in room ${roomId}, and room previews are disabled`);
 const eventNotFound = () => notFound('Event not found.');
 
@@ -192,9 +195,11 @@ export class RoomHistoryService {
    * readable"): joined; departed (left, not forgotten) when `allowDeparted`; or the room is
    * world_readable. Otherwise 403, also for unknown rooms.
    */
-  private async viewOf(requester: Requester, roomId: string, allowDeparted = true): Promise<{ view: UserRoomView; actor: RoomActor }> {
+  private async viewOf(requester: Requester, roomId: string, allowDeparted = true, admin = false): Promise<{ view: UserRoomView; actor: RoomActor }> {
     const actor = await this.actors.get(roomId);
-    if (!actor) throw notInRoom(requester.userId, roomId);
+    if (!actor) throw admin ? new UnknownRoom() : notInRoom(requester.userId, roomId);
+    // The Admin API reads every event of a room, whatever the admin's membership (Synapse's admin privilege).
+    if (admin) return { view: new AdminRoomView(roomId, requester.userId), actor };
     const view = await this.visibility.forUser(roomId, requester.userId);
     if (view.membership === 'join') return { view, actor };
     if (allowDeparted && view.membership === 'leave' && !view.forgotten) return { view, actor };
@@ -244,11 +249,11 @@ export class RoomHistoryService {
   }
 
   /** GET /rooms/{roomId}/messages. */
-  async messages(requester: Requester, roomId: string, req: MessagesRequest): Promise<Record<string, unknown>> {
+  async messages(requester: Requester, roomId: string, req: MessagesRequest, admin = false): Promise<Record<string, unknown>> {
     const from = tokenParam(req.from, 'from');
     const to = tokenParam(req.to, 'to');
     const filter = parseRoomEventFilter(req.filter);
-    const { view, actor } = await this.viewOf(requester, roomId);
+    const { view, actor } = await this.viewOf(requester, roomId, true, admin);
     const limit = Math.min(req.limit ?? filter?.limit ?? 10, MAX_LIMIT);
     const maxStream = this.readableUpTo(view);
     const startPos: Position = from ?? (req.dir === 'b' ? { kind: 'stream', stream: this.positions.current } : { kind: 'topo', topo: 0, stream: 0 });
@@ -271,9 +276,9 @@ export class RoomHistoryService {
   }
 
   /** GET /rooms/{roomId}/context/{eventId}. */
-  async context(requester: Requester, roomId: string, eventId: string, opts: { limit?: number; filter?: string }): Promise<Record<string, unknown>> {
+  async context(requester: Requester, roomId: string, eventId: string, opts: { limit?: number; filter?: string }, admin = false): Promise<Record<string, unknown>> {
     const filter = parseRoomEventFilter(opts.filter);
-    const { view, actor } = await this.viewOf(requester, roomId);
+    const { view, actor } = await this.viewOf(requester, roomId, true, admin);
     const ev = await events.getEvent(this.db, eventId);
     if (!ev || ev.roomId !== roomId || !view.maySee(ev)) throw eventNotFound();
     const limit = Math.min(opts.limit ?? filter?.limit ?? 10, MAX_LIMIT);
@@ -424,8 +429,8 @@ export class RoomHistoryService {
   }
 
   /** GET /_matrix/client/v1/rooms/{roomId}/timestamp_to_event: the nearest visible event. */
-  async timestampToEvent(requester: Requester, roomId: string, ts: number, dir: 'b' | 'f'): Promise<{ event_id: string; origin_server_ts: number }> {
-    const { view } = await this.viewOf(requester, roomId);
+  async timestampToEvent(requester: Requester, roomId: string, ts: number, dir: 'b' | 'f', admin = false): Promise<{ event_id: string; origin_server_ts: number }> {
+    const { view } = await this.viewOf(requester, roomId, true, admin);
     const maxStream = this.readableUpTo(view);
     const batch = 50;
     for (let round = 0; round < MAX_ROUNDS * 4; round++) {
@@ -500,6 +505,7 @@ export class RoomHistoryService {
     requester: Requester,
     roomId: string,
     opts: { suggestedOnly: boolean; limit?: number; maxDepth?: number; from?: string },
+    admin = false,
   ): Promise<{ rooms: Array<Record<string, unknown>>; next_batch?: string }> {
     let offset = 0;
     if (opts.from !== undefined) {
@@ -509,7 +515,9 @@ export class RoomHistoryService {
     }
     if (opts.limit === 0) throw invalidParam("'limit' must be a positive integer");
     const limit = Math.min(opts.limit ?? HIERARCHY_MAX_ROOMS, HIERARCHY_MAX_ROOMS);
-    if (!(await this.mayPreview(requester.userId, [roomId])).has(roomId)) throw notInRoom(requester.userId, roomId);
+    // Admins skip every access check (rooms the server is not in are simply missing).
+    const mayPreview = admin ? async (ids: readonly string[]) => new Set(ids) : (ids: readonly string[]) => this.mayPreview(requester.userId, ids);
+    if (!admin && !(await mayPreview([roomId])).has(roomId)) throw notInRoom(requester.userId, roomId);
 
     const rooms: Array<Record<string, unknown>> = [];
     const seen = new Set<string>();
@@ -519,7 +527,7 @@ export class RoomHistoryService {
       // One level's worth of rooms at a time: summaries and access in batched queries.
       const level = queue;
       const ids = [...new Set(level.map((q) => q.roomId))];
-      const [summaries, allowed] = await Promise.all([history.roomSummaries(this.db, ids), this.mayPreview(requester.userId, ids)]);
+      const [summaries, allowed] = await Promise.all([history.roomSummaries(this.db, ids), mayPreview(ids)]);
       const pending: Array<{ roomId: string; depth: number }> = [];
       for (const q of level) {
         if (seen.has(q.roomId)) continue;

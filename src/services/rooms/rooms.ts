@@ -38,6 +38,9 @@ export interface RoomsOptions {
  * the stores and are filtered by what the requester may see.
  */
 export class RoomsService {
+  /** Whether an admin blocked the room (set by the composition root; see AdminRoomsService). */
+  isBlocked: (roomId: string) => Promise<boolean> = async () => false;
+
   constructor(
     private readonly db: Db,
     private readonly opts: RoomsOptions,
@@ -137,10 +140,23 @@ export class RoomsService {
   }
 
   /** Membership by a client (POST /rooms/{id}/{join|invite|leave|kick|ban|unban}). */
-  async changeMembership(requester: Requester, roomId: string, action: MembershipAction, target: string, extra: { reason?: string; content?: Record<string, unknown> } = {}): Promise<string> {
-    const fake = await this.admit(requester, roomId, action === 'invite');
-    if (fake) return fake;
+  async changeMembership(
+    requester: Requester,
+    roomId: string,
+    action: MembershipAction,
+    target: string,
+    /** `admitted`: the Admin API acting for a user (no shadow-ban, no rc_message, as Synapse's ratelimit=False). */
+    extra: { reason?: string; content?: Record<string, unknown>; admitted?: boolean } = {},
+  ): Promise<string> {
+    if (!extra.admitted) {
+      const fake = await this.admit(requester, roomId, action === 'invite');
+      if (fake) return fake;
+    }
     const membership = action === 'kick' || action === 'unban' ? 'leave' : action;
+    // Synapse: nobody joins, is invited to or knocks on a room an admin blocked.
+    if ((membership === 'join' || membership === 'invite' || membership === 'knock') && (await this.isBlocked(roomId))) {
+      throw forbidden('This room has been blocked on this server');
+    }
     const content: Record<string, unknown> = { ...(extra.content ?? {}), membership };
     if (extra.reason !== undefined) content.reason = extra.reason;
     if (membership === 'join' || membership === 'invite' || membership === 'knock') {
@@ -156,6 +172,9 @@ export class RoomsService {
   private async setMembershipContent(requester: Requester, roomId: string, target: string, content: Record<string, unknown>): Promise<string> {
     const membership = content.membership;
     if (typeof membership !== 'string') throw badRequest('Missing membership', 'M_BAD_JSON');
+    if ((membership === 'join' || membership === 'invite' || membership === 'knock') && (await this.isBlocked(roomId))) {
+      throw forbidden('This room has been blocked on this server');
+    }
     return this.creator.send(roomId, requester.userId, { type: 'm.room.member', stateKey: target, content });
   }
 

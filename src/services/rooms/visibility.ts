@@ -120,3 +120,14 @@ export class RoomVisibility {
     return list;
   }
 }
+
+/** A server admin's view through the Admin API: every event of the room, no membership needed (Synapse's admin privilege). */
+export class AdminRoomView extends UserRoomView {
+  constructor(roomId: string, userId: string) {
+    super(roomId, userId, [], [], false);
+  }
+
+  override maySee(ev: StoredEvent): boolean {
+    return ev.roomId === this.roomId;
+  }
+}

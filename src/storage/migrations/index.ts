@@ -7,6 +7,7 @@ import * as m004 from './004-change-capture.js';
 import * as m005 from './005-uia-sessions-nonces.js';
 import * as m006 from './006-rooms.js';
 import * as m007 from './007-reports-audit.js';
+import * as m008 from './008-room-admin.js';
 import * as m010 from './010-e2e-keys.js';
 
 type Step = { up(db: Kysely<unknown>, dialect: DialectName): Promise<void> };
@@ -20,6 +21,7 @@ const STEPS: Record<string, Step> = {
   '005-uia-sessions-nonces': m005,
   '006-rooms': m006,
   '007-reports-audit': m007,
+  '008-room-admin': m008,
   '010-e2e-keys': m010,
 };
 

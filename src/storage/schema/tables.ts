@@ -428,6 +428,12 @@ export interface AdminAuditLogTable {
   request_id: string | null;
 }
 
+/** Rooms an admin blocked (migration 008, Synapse's table). */
+export interface BlockedRoomsTable {
+  room_id: string;
+  user_id: string;
+}
+
 export interface Database {
   users: UsersTable;
   access_tokens: AccessTokensTable;
@@ -472,6 +478,7 @@ export interface Database {
   room_stats_state: RoomStatsStateTable;
   current_state_delta_stream: CurrentStateDeltaStreamTable;
   rejections: RejectionsTable;
+  blocked_rooms: BlockedRoomsTable;
   event_reports: EventReportsTable;
   room_reports: RoomReportsTable;
   user_reports: UserReportsTable;
