@@ -11,8 +11,9 @@ import { cleanupAll, freshDatabase, pgReachable, registerUser, ROOT, SERVER_NAME
 import { concurrentSends, sequentialBare, sequentialSends, setDatabaseSetting } from './lib/rooms.mjs';
 import { lookupsDuringBigWrite, mixedWrites } from './lib/writes.mjs';
 import { roomListBench } from './lib/room-list.mjs';
+import { bulkRoom, countRows, lookupsDuring, waitForStatus } from './lib/purge.mjs';
 
-const SECTIONS = ['lookup', 'list', 'bcrypt', 'writes', 'rooms', 'roomlist'];
+const SECTIONS = ['lookup', 'list', 'bcrypt', 'writes', 'rooms', 'roomlist', 'purge'];
 const ENGINES = ['sqlite', 'postgres'];
 const TARGETS = {
   lookupRatio: { sqlite: 0.4, postgres: 0.25 },
@@ -21,6 +22,9 @@ const TARGETS = {
   /** The admin room list over 100,000 rooms, against the bare node:http req/s (issue 9). */
   roomListRatio: { sqlite: 0.1, postgres: 0.1 },
   bcryptScaling: 1.5,
+  /** Deleting a 100,000-event room, purging 90,000 events of one (issue 9): seconds, and the lookups' p99 meanwhile. */
+  purgeSeconds: 10,
+  purgeLookupP99Ms: 50,
   /** p99 of lookups while a 100,000-row write runs. */
   bigWriteP99Ms: 50,
   /** Messages/s into one room: one sender in sequence, 10 senders at once. */
@@ -28,7 +32,7 @@ const TARGETS = {
   roomConcurrent: { sqlite: 3300, postgres: 2000 },
 };
 
-const USAGE = `usage: npm run bench -- [--quick] [--only=lookup,list,bcrypt,writes,rooms,roomlist] [--engines=sqlite,postgres]
+const USAGE = `usage: npm run bench -- [--quick] [--only=lookup,list,bcrypt,writes,rooms,roomlist,purge] [--engines=sqlite,postgres]
                        [--users=N] [--duration=S] [--warmup=S] [--cpu-prof]
   --quick      3 s runs after 1 s warm-up, 100,000 users (default: 10 s after 2 s, 1,000,000 users)
   --only       sections to run (env AXON_BENCH_ONLY); default all
@@ -211,6 +215,62 @@ async function roomListSection(engine) {
   } finally {
     await server.stop();
     await db.drop();
+  }
+}
+
+// ---- issue 9: deleting a big room and purging its history, while lookups run ----
+async function purgeSection(engine) {
+  const messages = 100_000;
+  const members = 1_000;
+  const enc = encodeURIComponent;
+  for (const kind of ['delete', 'history']) {
+    const db = await freshDatabase(engine);
+    const start = () => startAxon(db, { nodeArgs: axonNodeArgs(`purge-${kind}-${engine}`), bcryptRounds: 4 });
+    let server = await start();
+    try {
+      const admin = await registerUser(server, 'admin', { admin: true });
+      const owner = await registerUser(server, 'owner');
+      const other = await registerUser(server, 'bystander');
+      const roomId = (await httpJson('POST', `${server.url}/_matrix/client/v3/createRoom`, { token: owner.token, body: { preset: 'public_chat', name: 'big' } })).json.room_id;
+      // The room grows by bulk insert while Axon is down; it then loads the room as stored.
+      await server.stop();
+      const t0 = performance.now();
+      const room = await bulkRoom(db, roomId, { members, messages });
+      report.setupTime(engine, `bulk insert of a room with ${messages.toLocaleString('en-US')} messages and ${members.toLocaleString('en-US')} members (${room.total.toLocaleString('en-US')} events with their rows)`, (performance.now() - t0) / 1000);
+      server = await start();
+      let label;
+      let r;
+      if (kind === 'delete') {
+        label = `DELETE /_synapse/admin/v2/rooms/<id> with purge, ${room.total.toLocaleString('en-US')} events and ${members.toLocaleString('en-US')} local members, until delete_status says complete`;
+        r = await lookupsDuring(server, admin, other, async () => {
+          const res = await httpJson('DELETE', `${server.url}/_synapse/admin/v2/rooms/${enc(roomId)}`, { token: admin.token, body: {} });
+          if (res.status !== 200) throw new Error(`delete: HTTP ${res.status} ${res.text.slice(0, 200)}`);
+          await waitForStatus(server, admin, `/_synapse/admin/v2/rooms/delete_status/${res.json.delete_id}`, (b) => b.status === 'complete');
+        });
+        const left = await countRows(db, `SELECT count(*) AS n FROM events WHERE room_id = '${roomId}'`);
+        if (left !== 0) throw new Error(`${left} events of the deleted room are left`);
+      } else {
+        const point = room.pointEventId(90_000);
+        label = `POST /_synapse/admin/v1/purge_history up to the 90,000th message (delete_local_events), until purge_history_status says complete`;
+        r = await lookupsDuring(server, admin, other, async () => {
+          const res = await httpJson('POST', `${server.url}/_synapse/admin/v1/purge_history/${enc(roomId)}/${enc(point)}`, { token: admin.token, body: { delete_local_events: true } });
+          if (res.status !== 200) throw new Error(`purge_history: HTTP ${res.status} ${res.text.slice(0, 200)}`);
+          await waitForStatus(server, admin, `/_synapse/admin/v1/purge_history_status/${res.json.purge_id}`, (b) => b.status === 'complete');
+        });
+        const left = await countRows(db, `SELECT count(*) AS n FROM events WHERE room_id = '${roomId}' AND type = 'm.room.message'`);
+        if (left !== messages - 89_999) throw new Error(`${left} messages left after the purge (expected ${messages - 89_999})`);
+      }
+      report.writeFigure(
+        engine,
+        label,
+        `${r.seconds.toFixed(2)} s; GET /_synapse/admin/v2/users/<id> meanwhile (10 connections): p50 ${r.p50} ms, p99 ${r.p99} ms, max ${r.max} ms over ${r.lookups.toLocaleString('en-US')} lookups`,
+        `< ${TARGETS.purgeSeconds} s, p99 < ${TARGETS.purgeLookupP99Ms} ms`,
+        r.seconds < TARGETS.purgeSeconds && r.p99 < TARGETS.purgeLookupP99Ms,
+      );
+    } finally {
+      await server.stop();
+      await db.drop();
+    }
   }
 }
 
@@ -485,6 +545,12 @@ async function main() {
     for (const engine of engines) {
       console.log(`\n== ${engine}: lookups during a big write, mixed concurrent writes (issue 6) ==`);
       await writesSection(engine).catch((e) => report.fail(`${engine} writes`, e));
+    }
+  }
+  if (wants('purge')) {
+    for (const engine of engines) {
+      console.log(`\n== ${engine}: deleting a 100,000-event room, purging 90,000 events (issue 9) ==`);
+      await purgeSection(engine).catch((e) => report.fail(`${engine} purge`, e));
     }
   }
   if (opts.cpuProf) report.note('CPU profiles in bench/results/profiles/ (open in Chrome DevTools → Performance, or speedscope).');

@@ -41,6 +41,10 @@ import { RoomUpgradeService } from './services/rooms/upgrade.js';
 import { MembershipEffects } from './services/rooms/membership-effects.js';
 import { SendPolicy } from './services/rooms/send-policy.js';
 import { StreamPositions } from './services/rooms/stream-positions.js';
+import { RoomDeletionService } from './services/rooms/room-deletion.js';
+import { PurgeHistoryService } from './services/rooms/purge.js';
+import { UserRedactionService } from './services/rooms/user-redaction.js';
+import { TaskScheduler } from './services/tasks.js';
 import { allocatorStarts } from './storage/stores/events.js';
 import { openStorage, type Storage } from './storage/database.js';
 import { migrate } from './storage/migrations/index.js';
@@ -83,6 +87,11 @@ export interface Services {
   /** Stream positions of room events: `current` is what readers may see. */
   streamPositions: StreamPositions;
   persister: Persister;
+  /** Background tasks on `scheduled_tasks` (room deletion v2, history purges, user redactions). */
+  tasks: TaskScheduler;
+  roomDeletion: RoomDeletionService;
+  purgeHistory: PurgeHistoryService;
+  userRedaction: UserRedactionService;
   /** The Admin API's room views and actions, blocked rooms, a user's rooms; caches the room list. */
   adminRooms: AdminRoomsService;
   /** Event, room and user reports, and their admin views. */
@@ -169,7 +178,15 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const roomHistory = new RoomHistoryService(db, actors, streamPositions);
   const adminRooms = new AdminRoomsService(db, storage.notifier, { serverName: config.serverName }, rooms, roomHistory, persister, streamPositions);
   rooms.isBlocked = (roomId) => adminRooms.isBlocked(roomId);
+  // Tasks: room deletions, history purges and user redactions (started below: interrupted ones resume).
+  const tasks = new TaskScheduler(db, log);
+  // The replacement room of a deletion is made by the server, outside any client's rate limit.
+  const serverRooms = new RoomsService(db, { serverName: config.serverName, defaultRoomVersion: config.defaultRoomVersion }, eventCreator, profiles);
   const services: Services = {
+    tasks,
+    roomDeletion: new RoomDeletionService(db, config.serverName, eventCreator, serverRooms, tasks, log),
+    purgeHistory: new PurgeHistoryService(db, config.serverName, actors, tasks),
+    userRedaction: new UserRedactionService(db, config.serverName, eventCreator, tasks),
     ...e2e,
     ...issue9,
     auth: new AuthService(db, { accountValidity: config.accountValidity.enabled, cache: new ChangeCache(storage.notifier, TOKEN_CACHE_TABLES) }),
@@ -199,7 +216,10 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     adminRooms,
   };
   services.clientIps.start();
+  await tasks.start();
   const close = async () => {
+    // Running tasks stop after their current step and resume on the next start.
+    await tasks.stop();
     // Pending client IPs are written before the database goes away.
     await services.clientIps.close();
     await services.adminAudit.flush();

@@ -9,6 +9,7 @@ import { serverNoticeRoutes } from './admin/server-notices.js';
 import { statisticsRoutes } from './admin/statistics.js';
 import { sharedSecretRegisterRoutes } from './admin/register.js';
 import { registrationTokenRoutes } from './admin/registration-tokens.js';
+import { roomDeletionRoutes } from './admin/room-deletion.js';
 import { adminRoomRoutes } from './admin/rooms.js';
 import { serverVersionRoutes } from './admin/server-version.js';
 import { userDataRoutes } from './admin/user-data.js';
@@ -69,6 +70,7 @@ export const adminRoutes = (ctx: Context): RouteDef[] => [
   ...moderationRoutes(ctx),
   ...registrationTokenRoutes(ctx),
   ...userRoomRoutes(ctx),
+  ...roomDeletionRoutes(ctx),
   ...adminRoomRoutes(ctx),
   ...crossSigningAdminRoutes(ctx),
   ...adminReportRoutes(ctx),

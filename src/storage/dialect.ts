@@ -57,9 +57,14 @@ const MAX_COMBINED_PARAMETERS = 30_000;
  * one per statement (they all see the same snapshot, which is why they must be independent).
  * SQLite runs them one by one: its statements are calls, not round trips.
  */
-export async function runStatements(db: Kysely<any>, statements: readonly Statement[]): Promise<void> {
+export async function runStatements(db: Kysely<any>, statements: readonly Statement[], opts: { yieldBetween?: boolean } = {}): Promise<void> {
   if (dialectOf(db) !== 'postgres') {
-    for (const s of statements) await s.execute();
+    for (const s of statements) {
+      await s.execute();
+      // better-sqlite3's promises settle at once: without this a batch runs as one macrotask, and
+      // no request is served until its last statement is done (bulk work asks for the pause).
+      if (opts.yieldBetween) await new Promise<void>((r) => setImmediate(r));
+    }
     return;
   }
   let group: Statement[] = [];
@@ -82,6 +87,15 @@ export async function runStatements(db: Kysely<any>, statements: readonly Statem
     parameters += n;
   }
   await flush();
+}
+
+/** The names of the tables that exist (features whose migrations may not have run yet ask). */
+export async function existingTables(db: Kysely<any>): Promise<Set<string>> {
+  const q =
+    dialectOf(db) === 'postgres'
+      ? sql<{ name: string }>`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema()`
+      : sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table'`;
+  return new Set((await q.execute(db)).rows.map((r) => r.name));
 }
 
 /** The engine behind a Kysely handle (the database or a transaction); stores receive only the handle. */

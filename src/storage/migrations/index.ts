@@ -8,6 +8,7 @@ import * as m005 from './005-uia-sessions-nonces.js';
 import * as m006 from './006-rooms.js';
 import * as m007 from './007-reports-audit.js';
 import * as m008 from './008-room-admin.js';
+import * as m009 from './009-scheduled-tasks.js';
 import * as m010 from './010-e2e-keys.js';
 
 type Step = { up(db: Kysely<unknown>, dialect: DialectName): Promise<void> };
@@ -22,6 +23,7 @@ const STEPS: Record<string, Step> = {
   '006-rooms': m006,
   '007-reports-audit': m007,
   '008-room-admin': m008,
+  '009-scheduled-tasks': m009,
   '010-e2e-keys': m010,
 };
 

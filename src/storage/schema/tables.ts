@@ -434,6 +434,18 @@ export interface BlockedRoomsTable {
   user_id: string;
 }
 
+/** Background tasks (migration 009, Synapse's table); params and result are JSON text. */
+export interface ScheduledTasksTable {
+  id: string;
+  action: string;
+  status: string;
+  timestamp: number;
+  resource_id: string | null;
+  params: string | null;
+  result: string | null;
+  error: string | null;
+}
+
 export interface Database {
   users: UsersTable;
   access_tokens: AccessTokensTable;
@@ -483,4 +495,5 @@ export interface Database {
   room_reports: RoomReportsTable;
   user_reports: UserReportsTable;
   admin_audit_log: AdminAuditLogTable;
+  scheduled_tasks: ScheduledTasksTable;
 }

@@ -90,6 +90,12 @@ export async function isPublic(db: Db, roomId: string): Promise<boolean | undefi
   return row ? Boolean(row.is_public) : undefined;
 }
 
+/** `forgetRoom` for several users at once. */
+export async function forgetRoomForUsers(db: Db, userIds: readonly string[], roomId: string): Promise<void> {
+  if (userIds.length === 0) return;
+  await db.updateTable('room_memberships').set({ forgotten: 1 }).where('room_id', '=', roomId).where('user_id', 'in', [...userIds]).execute();
+}
+
 /** Sets `room_memberships.forgotten` on every membership row of the user in the room. */
 export async function forgetRoom(db: Db, userId: string, roomId: string): Promise<void> {
   await db.updateTable('room_memberships').set({ forgotten: 1 }).where('user_id', '=', userId).where('room_id', '=', roomId).execute();
