@@ -24,6 +24,9 @@ import { ModerationService } from './services/moderation.js';
 import { Passwords } from './services/passwords.js';
 import { ProfilesService } from './services/profiles.js';
 import { PushersService } from './services/pushers.js';
+import { FiltersService } from './services/filters.js';
+import { NotificationsService, PushEvaluator } from './services/notifications.js';
+import { PushRulesService } from './services/push-rules.js';
 import { RateLimits } from './services/ratelimit.js';
 import { RegistrationTokensService } from './services/registration-tokens.js';
 import { ServerKeysService } from './services/server-keys.js';
@@ -75,6 +78,11 @@ export interface Services {
   registrationTokens: RegistrationTokensService;
   accountData: AccountDataService;
   pushers: PushersService;
+  filters: FiltersService;
+  /** Push rules; caches each user's compiled rules for the send path. */
+  pushRules: PushRulesService;
+  /** GET /notifications and unread counts (rows written with each event by PushEvaluator). */
+  notifications: NotificationsService;
   devices: DevicesService;
   profiles: ProfilesService;
   serverKeys: ServerKeysService;
@@ -151,6 +159,11 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const actors = new RoomActors(db, isLocalUser);
   const persister = new Persister(db, streamPositions, log, (roomId, generation) => actors.invalidate(roomId, generation));
   const eventCreator = new EventCreator(db, config.serverName, signingKey, actors, persister, new StateGroupIds(starts.stateGroup), isLocalUser);
+  // Push rules are evaluated for every event, in its own transaction (see PushEvaluator).
+  const pushRules = new PushRulesService(db, storage.notifier, () => streamPositions.current);
+  const pushEvaluator = new PushEvaluator(pushRules, isLocalUser);
+  eventCreator.appendHooks.push(pushEvaluator.onAppend);
+  persister.hooks.push(pushEvaluator);
   const ratelimits = new RateLimits(db, config.rateLimits, config.serverName, undefined, new ChangeCache(storage.notifier, ['ratelimit_override']));
   // Deactivation and profile changes reach the user's rooms (accounts are built before the rooms).
   accounts.roomHooks = new MembershipEffects(db, eventCreator, log);
@@ -204,6 +217,9 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     registrationTokens: new RegistrationTokensService(db),
     accountData: new AccountDataService(db, config.serverName),
     pushers: new PushersService(db, config.serverName),
+    filters: new FiltersService(db, config.serverName),
+    pushRules,
+    notifications: new NotificationsService(db, () => streamPositions.current),
     devices: new DevicesService(db, accounts, clientIps),
     profiles,
     serverKeys: new ServerKeysService(config.serverName, signingKey),

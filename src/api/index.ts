@@ -23,6 +23,9 @@ import { accountDataRoutes } from './client/account-data.js';
 import { accountRoutes } from './client/account.js';
 import { capabilitiesRoutes } from './client/capabilities.js';
 import { deviceRoutes } from './client/devices.js';
+import { filterRoutes } from './client/filters.js';
+import { notificationRoutes } from './client/notifications.js';
+import { pushRuleRoutes } from './client/push-rules.js';
 import { keysRoutes } from './client/keys.js';
 import { loginRoutes } from './client/login.js';
 import { profileRoutes } from './client/profile.js';
@@ -50,6 +53,9 @@ export const clientRoutes = (ctx: Context): RouteDef[] => [
   ...capabilitiesRoutes(ctx),
   ...accountDataRoutes(ctx),
   ...pusherRoutes(ctx),
+  ...filterRoutes(ctx),
+  ...pushRuleRoutes(ctx),
+  ...notificationRoutes(ctx),
   ...roomRoutes(ctx),
   ...roomHistoryRoutes(ctx),
   ...roomDirectoryRoutes(ctx),

@@ -10,6 +10,7 @@ import * as m007 from './007-reports-audit.js';
 import * as m008 from './008-room-admin.js';
 import * as m009 from './009-scheduled-tasks.js';
 import * as m010 from './010-e2e-keys.js';
+import * as m011 from './011-push.js';
 
 type Step = { up(db: Kysely<unknown>, dialect: DialectName): Promise<void> };
 
@@ -25,6 +26,7 @@ const STEPS: Record<string, Step> = {
   '008-room-admin': m008,
   '009-scheduled-tasks': m009,
   '010-e2e-keys': m010,
+  '011-push': m011,
 };
 
 /** Applies pending migrations; the applied versions are recorded in `schema_migrations`. */

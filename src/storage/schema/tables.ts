@@ -446,6 +446,75 @@ export interface ScheduledTasksTable {
   error: string | null;
 }
 
+/** Filters uploaded with POST /user/{userId}/filter (migration 011); `user_id` is the localpart. */
+export interface UserFiltersTable {
+  user_id: string;
+  full_user_id: string;
+  filter_id: number;
+  /** The filter as JSON text. */
+  filter_json: string;
+}
+
+/** A user's own push rules; `rule_id` is namespaced `global/<kind>/<rule id>` as in Synapse. */
+export interface PushRulesTable {
+  id: Generated<number>;
+  user_name: string;
+  rule_id: string;
+  /** underride 1, sender 2, room 3, content 4, override 5; -1: new actions of a predefined rule. */
+  priority_class: number;
+  priority: number;
+  /** JSON text. */
+  conditions: string;
+  /** JSON text. */
+  actions: string;
+}
+
+export interface PushRulesEnableTable {
+  id: Generated<number>;
+  user_name: string;
+  rule_id: string;
+  enabled: number | null;
+}
+
+export interface PushRulesStreamTable {
+  stream_id: number;
+  event_stream_ordering: number;
+  user_id: string;
+  rule_id: string;
+  op: string;
+  priority_class: number | null;
+  priority: number | null;
+  conditions: string | null;
+  actions: string | null;
+  instance_name: string | null;
+}
+
+/** One row per (notified user, event): written with the event, in its transaction. */
+export interface EventPushActionsTable {
+  room_id: string;
+  event_id: string;
+  user_id: string;
+  profile_tag: string | null;
+  /** JSON text. */
+  actions: string;
+  topological_ordering: number | null;
+  stream_ordering: number;
+  notif: number | null;
+  highlight: number | null;
+  unread: number | null;
+  thread_id: string | null;
+}
+
+export interface EventPushSummaryTable {
+  user_id: string;
+  room_id: string;
+  notif_count: number;
+  stream_ordering: number;
+  unread_count: number | null;
+  last_receipt_stream_ordering: number | null;
+  thread_id: string | null;
+}
+
 export interface Database {
   users: UsersTable;
   access_tokens: AccessTokensTable;
@@ -496,4 +565,10 @@ export interface Database {
   user_reports: UserReportsTable;
   admin_audit_log: AdminAuditLogTable;
   scheduled_tasks: ScheduledTasksTable;
+  user_filters: UserFiltersTable;
+  push_rules: PushRulesTable;
+  push_rules_enable: PushRulesEnableTable;
+  push_rules_stream: PushRulesStreamTable;
+  event_push_actions: EventPushActionsTable;
+  event_push_summary: EventPushSummaryTable;
 }
