@@ -121,6 +121,10 @@ const BODILESS = new Set([
   'DELETE /_synapse/admin/v2/users/:userId/devices/:deviceId',
   'DELETE /_synapse/admin/v1/registration_tokens/:token',
   'DELETE /_synapse/admin/v1/rooms/:roomId/forward_extremities',
+  'DELETE /_synapse/admin/v1/event_reports/:reportId',
+  'DELETE /_synapse/admin/v1/user_reports/:reportId',
+  // Synapse ignores the body of reset_connection.
+  'POST /_synapse/admin/v1/federation/destinations/:destination/reset_connection',
 ]);
 
 describe('declared body schemas', () => {
