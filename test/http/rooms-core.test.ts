@@ -251,4 +251,39 @@ describe('Rooms: create, send, state, membership (the room core)', () => {
     const after = await querySql(s, `SELECT count(*) AS n FROM events WHERE room_id = '${roomId}'`);
     expect(after).toEqual(before);
   });
+
+  it('third-party invites are refused cleanly: missing fields 400 M_MISSING_PARAM, otherwise 403, nothing created', async () => {
+    const roomId = await create(alice);
+    const partial = await s.request('POST', `${V3}/rooms/${enc(roomId)}/invite`, { token: alice.accessToken, body: { medium: 'email', address: 'x@example.org' } });
+    expect(partial.status).toBe(400);
+    expect(partial.body.errcode).toBe('M_MISSING_PARAM');
+    const full = await s.request('POST', `${V3}/rooms/${enc(roomId)}/invite`, {
+      token: alice.accessToken,
+      body: { medium: 'email', address: 'x@example.org', id_server: 'id.example.org', id_access_token: 'abc' },
+    });
+    expect(full.status).toBe(403);
+    expect(full.body.errcode).toBe('M_FORBIDDEN');
+    const roomsBefore = await querySql(s, 'SELECT count(*) AS n FROM rooms');
+    const created = await s.request('POST', `${V3}/createRoom`, {
+      token: alice.accessToken,
+      body: { invite_3pid: [{ medium: 'email', address: 'x@example.org', id_server: 'id.example.org', id_access_token: 'abc' }] },
+    });
+    expect(created.status).toBe(403);
+    expect(await querySql(s, 'SELECT count(*) AS n FROM rooms')).toEqual(roomsBefore);
+  });
+
+  it('a member who left reads the state as it was when they left; a banned one is refused', async () => {
+    const roomId = await create(alice, { preset: 'public_chat', name: 'first name' });
+    await s.request('POST', `${V3}/rooms/${enc(roomId)}/join`, { token: bob.accessToken, body: {} });
+    await s.request('POST', `${V3}/rooms/${enc(roomId)}/join`, { token: carol.accessToken, body: {} });
+    await s.request('POST', `${V3}/rooms/${enc(roomId)}/leave`, { token: bob.accessToken, body: {} });
+    await s.request('POST', `${V3}/rooms/${enc(roomId)}/ban`, { token: alice.accessToken, body: { user_id: carol.userId } });
+    await s.request('PUT', `${V3}/rooms/${enc(roomId)}/state/m.room.name`, { token: alice.accessToken, body: { name: 'second name' } });
+    const left = await s.request('GET', `${V3}/rooms/${enc(roomId)}/state/m.room.name`, { token: bob.accessToken });
+    expect(left.status).toBe(200);
+    expect(left.body).toEqual({ name: 'first name' });
+    const banned = await s.request('GET', `${V3}/rooms/${enc(roomId)}/state/m.room.name`, { token: carol.accessToken });
+    expect(banned.status).toBe(403);
+  });
 });
+

@@ -3,7 +3,7 @@ import type { Context } from '../../context.js';
 import { badRequest, invalidParam, missingParam } from '../../errors.js';
 import { jsonObject } from '../../http/body.js';
 import { clientPaths, requesterOf, type RouteDef } from '../../http/route.js';
-import type { MembershipAction } from '../../services/rooms/rooms.js';
+import { refuseThirdPartyInvite, type MembershipAction } from '../../services/rooms/rooms.js';
 import { createRoomBody, eventContentBody, reasonBody, redactBody, targetUserBody } from './room-bodies.js';
 
 type Params = Record<string, string>;
@@ -41,6 +41,7 @@ export const roomRoutes = (ctx: Context): RouteDef[] => {
     handler: async (req) => {
       const roomId = roomIdParam(req);
       const body = jsonObject(req);
+      if (action === 'invite' && body.user_id === undefined && ('medium' in body || 'address' in body)) refuseThirdPartyInvite(body);
       await rooms.changeMembership(requesterOf(req), roomId, action, targetUser(body), { reason: optionalReason(body) });
       return {};
     },

@@ -17,6 +17,20 @@ import type { SendPolicy } from './send-policy.js';
 /** Membership changes a client asks for through the room endpoints. */
 export type MembershipAction = 'join' | 'invite' | 'leave' | 'kick' | 'ban' | 'unban' | 'knock';
 
+/** Third-party (email, phone) invites: Axon has no identity-server client. */
+export const thirdPartyInvitesUnsupported = () => forbidden('Third-party invites are not supported by this server');
+
+/**
+ * POST /rooms/{id}/invite with `medium`/`address` instead of `user_id`: the spec's required fields
+ * are checked as Synapse does (400 M_MISSING_PARAM), then the invite is refused cleanly.
+ */
+export function refuseThirdPartyInvite(body: Record<string, unknown>): never {
+  for (const field of ['id_server', 'medium', 'address', 'id_access_token']) {
+    if (typeof body[field] !== 'string') throw new MatrixError(400, 'M_MISSING_PARAM', `Missing parameter: ${field}`);
+  }
+  throw thirdPartyInvitesUnsupported();
+}
+
 const notInRoom = (userId: string, roomId: string) => forbidden(`User ${userId} not in room ${roomId}`);
 const unknownRoom = () => notFound('Unknown room');
 
@@ -73,6 +87,9 @@ export class RoomsService {
       delete req.invite;
       delete req.invite_3pid;
     }
+    // Third-party invites need an identity server, which Axon does not talk to: refused before
+    // anything is created, rather than a room created with its invites silently dropped.
+    if (req.invite_3pid && req.invite_3pid.length > 0) throw thirdPartyInvitesUnsupported();
     const versionId = req.room_version ?? this.opts.defaultRoomVersion ?? DEFAULT_ROOM_VERSION;
     const version = roomVersion(versionId);
     if (!version) throw new MatrixError(400, 'M_UNSUPPORTED_ROOM_VERSION', 'Your homeserver does not support this room version');
@@ -234,8 +251,8 @@ export class RoomsService {
     if (!actor) throw notInRoom(requester.userId, roomId);
     const membership = actor.get('m.room.member', requester.userId);
     if (membership?.content.membership === 'join') return 'current';
-    if (membership && (membership.content.membership === 'leave' || membership.content.membership === 'ban')) {
-      // Members who left see the state as it was when they left.
+    if (membership && membership.content.membership === 'leave') {
+      // Members who left see the state as it was when they left (banned ones do not, as Synapse).
       const group = await events.stateGroupOf(this.db, membership.event_id);
       if (group !== undefined) return events.stateOfGroup(this.db, group);
     }
