@@ -3,6 +3,7 @@ import { parseFilter, type Filter } from '../matrix/filters.js';
 import { parseUserId } from '../matrix/ids.js';
 import { isUniqueViolation } from '../storage/dialect.js';
 import { withTransaction, type Db } from '../storage/database.js';
+import { lockUser } from '../storage/stores/users.js';
 import * as store from '../storage/stores/filters.js';
 import type { Requester } from './auth.js';
 
@@ -34,10 +35,14 @@ export class FiltersService {
     const json = JSON.stringify(parseFilter(body));
     for (let attempt = 0; ; attempt++) {
       try {
-        const id = await withTransaction(this.db, async (tx) => (await store.findFilterId(tx, user.full, json)) ?? store.insertFilter(tx, user.localpart, user.full, json));
+        const id = await withTransaction(this.db, async (tx) => {
+          // The user's row first (the house lock order): uploads by one user take the next ID in turn.
+          await lockUser(tx, user.full);
+          return (await store.findFilterId(tx, user.full, json)) ?? store.insertFilter(tx, user.localpart, user.full, json);
+        });
         return String(id);
       } catch (e) {
-        // Two uploads by the same user at once took the same next ID: the loser tries again.
+        // Should two uploads still take the same next ID (no users row to lock), the loser tries again.
         if (!isUniqueViolation(e) || attempt >= 3) throw e;
       }
     }

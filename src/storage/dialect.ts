@@ -98,6 +98,17 @@ export async function existingTables(db: Kysely<any>): Promise<Set<string>> {
   return new Set((await q.execute(db)).rows.map((r) => r.name));
 }
 
+/**
+ * `column IN (values)` for a list of any length. PostgreSQL gets one array parameter
+ * (`column = ANY($1)`): the statement text stays the same whatever the list's length, so it is
+ * prepared and planned once, and no list reaches the bind-parameter limit. SQLite, whose
+ * statements are calls, gets a plain IN list.
+ */
+export function inList(db: Kysely<any>, column: string, values: ReadonlyArray<string | number>): RawBuilder<boolean> {
+  if (dialectOf(db) === 'postgres') return sql<boolean>`${sql.ref(column)} = ANY(${[...values]})`;
+  return sql<boolean>`${sql.ref(column)} IN (${sql.join([...values])})`;
+}
+
 /** The engine behind a Kysely handle (the database or a transaction); stores receive only the handle. */
 export function dialectOf(db: Kysely<any>): DialectName {
   return db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';

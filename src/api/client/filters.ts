@@ -1,3 +1,4 @@
+import { Type } from '@sinclair/typebox';
 import type { Context } from '../../context.js';
 import { jsonObject } from '../../http/body.js';
 import { clientPaths, requesterOf, type RouteDef } from '../../http/route.js';
@@ -12,6 +13,8 @@ export const filterRoutes = (ctx: Context): RouteDef[] => {
       method: 'POST',
       path: clientPaths('/user/:userId/filter'),
       auth: 'user',
+      // Any object: the filter's own rules are checked by parseFilter, with the spec's errors.
+      body: Type.Object({}),
       handler: async (req) => {
         const { userId } = req.params as Params;
         return { filter_id: await svc.create(requesterOf(req), userId, jsonObject(req)) };

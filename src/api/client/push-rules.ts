@@ -1,3 +1,4 @@
+import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Context } from '../../context.js';
 import { MatrixError } from '../../errors.js';
@@ -37,6 +38,8 @@ export const pushRuleRoutes = (ctx: Context): RouteDef[] => {
       method: 'PUT',
       path: clientPaths('/pushrules/*'),
       auth: 'user',
+      // A rule, or {enabled} / {actions}: the service checks each shape with Synapse's errors.
+      body: Type.Object({}),
       handler: async (req) => {
         const userId = requesterOf(req).userId;
         const spec = ruleSpec(req);

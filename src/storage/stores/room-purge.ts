@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import { withTransaction, type Db, type Tx } from '../database.js';
-import { existingTables, runStatements, type Statement } from '../dialect.js';
+import { existingTables, inList, runStatements, type Statement } from '../dialect.js';
 
 /**
  * Removing rooms and room history in short steps. Each function does one bounded step in its own
@@ -16,19 +16,19 @@ const YIELDING = { yieldBetween: true };
 
 /** Rows of the event-keyed tables go with their events, for any list of event IDs of one room. */
 function deleteEventRows(tx: Tx, ids: readonly string[]): Statement[] {
-  const list = [...ids];
+  const byId = inList(tx, 'event_id', ids);
   return [
-    tx.deleteFrom('event_json').where('event_id', 'in', list),
-    tx.deleteFrom('event_edges').where('event_id', 'in', list),
-    tx.deleteFrom('event_auth').where('event_id', 'in', list),
-    tx.deleteFrom('state_events').where('event_id', 'in', list),
-    tx.deleteFrom('room_memberships').where('event_id', 'in', list),
-    tx.deleteFrom('event_to_state_groups').where('event_id', 'in', list),
-    tx.deleteFrom('redactions').where('event_id', 'in', list),
-    tx.deleteFrom('event_relations').where('event_id', 'in', list),
-    tx.deleteFrom('rejections').where('event_id', 'in', list),
-    tx.deleteFrom('event_txn_id_device_id').where('event_id', 'in', list),
-    tx.deleteFrom('events').where('event_id', 'in', list),
+    tx.deleteFrom('event_json').where(byId),
+    tx.deleteFrom('event_edges').where(byId),
+    tx.deleteFrom('event_auth').where(byId),
+    tx.deleteFrom('state_events').where(byId),
+    tx.deleteFrom('room_memberships').where(byId),
+    tx.deleteFrom('event_to_state_groups').where(byId),
+    tx.deleteFrom('redactions').where(byId),
+    tx.deleteFrom('event_relations').where(byId),
+    tx.deleteFrom('rejections').where(byId),
+    tx.deleteFrom('event_txn_id_device_id').where(byId),
+    tx.deleteFrom('events').where(byId),
   ];
 }
 
@@ -80,12 +80,11 @@ export async function purgeRoomStateGroups(db: Db, roomId: string, limit: number
 }
 
 function deleteGroups(tx: Tx, ids: readonly number[]): Statement[] {
-  const list = [...ids];
   return [
-    tx.deleteFrom('state_groups_state').where('state_group', 'in', list),
-    tx.deleteFrom('state_group_edges').where('state_group', 'in', list),
-    tx.deleteFrom('state_group_edges').where('prev_state_group', 'in', list),
-    tx.deleteFrom('state_groups').where('id', 'in', list),
+    tx.deleteFrom('state_groups_state').where(inList(tx, 'state_group', ids)),
+    tx.deleteFrom('state_group_edges').where(inList(tx, 'state_group', ids)),
+    tx.deleteFrom('state_group_edges').where(inList(tx, 'prev_state_group', ids)),
+    tx.deleteFrom('state_groups').where(inList(tx, 'id', ids)),
   ];
 }
 
@@ -120,7 +119,7 @@ export async function purgeRoomKeyedRows(db: Db, roomId: string, limit: number, 
       const col = sql.ref(key);
       const keys = (await sql<{ k: unknown }>`SELECT DISTINCT ${col} AS k FROM ${sql.table(table)} WHERE room_id = ${roomId} LIMIT ${limit}`.execute(tx)).rows.map((r) => r.k);
       if (keys.length === 0) return 0;
-      await sql`DELETE FROM ${sql.table(table)} WHERE room_id = ${roomId} AND ${col} IN (${sql.join(keys)})`.execute(tx);
+      await sql`DELETE FROM ${sql.table(table)} WHERE room_id = ${roomId} AND ${inList(tx, key, keys as Array<string | number>)}`.execute(tx);
       return keys.length;
     });
     if (n > 0) return n;
@@ -173,12 +172,15 @@ export async function deleteHistoryEvents(db: Db, roomId: string, events: Readon
   if (events.length === 0) return;
   await withTransaction(db, async (tx) => {
     const list = events.map((e) => e.eventId);
-    const steps: Statement[] = [tx.deleteFrom('threads').where((eb) => eb.or([eb('thread_id', 'in', list), eb('latest_event_id', 'in', list)])), ...deleteEventRows(tx, list)];
+    const steps: Statement[] = [
+      tx.deleteFrom('threads').where((eb) => eb.or([inList(tx, 'thread_id', list), inList(tx, 'latest_event_id', list)])),
+      ...deleteEventRows(tx, list),
+    ];
     if (present.has('event_push_actions')) {
       const positions = events.map((e) => e.streamOrdering);
       // Typed loosely: the table belongs to the push feature's migration.
       const loose = tx as unknown as Kysely<any>;
-      steps.push(loose.deleteFrom('event_push_actions').where('room_id', '=', roomId).where('stream_ordering', 'in', positions));
+      steps.push(loose.deleteFrom('event_push_actions').where('room_id', '=', roomId).where(inList(tx, 'stream_ordering', positions)));
     }
     await runStatements(tx, steps, YIELDING);
   });
