@@ -106,6 +106,28 @@ describe('Rooms: the persistence pipeline', () => {
     expect(Number(rows[0]!.n)).toBe(Number(rows[0]!.d));
   });
 
+  it('room actors beyond the limit are evicted when idle; an evicted room reloads as committed and goes on', async () => {
+    const actors = s.ctx.services.rooms.creator.actors;
+    const before = actors.maxActors;
+    actors.maxActors = 3;
+    try {
+      const rooms: string[] = [];
+      for (let i = 0; i < 6; i++) rooms.push((await s.request('POST', `${V3}/createRoom`, { token: alice.accessToken, body: {} })).body.room_id as string);
+      // Busy actors are never evicted, so all six may live while their sends run.
+      await Promise.all(rooms.flatMap((r) => Array.from({ length: 10 }, (_, i) => send(r, { body: `e${i}` }))));
+      // One at a time now: each touch evicts idle ones, so the earlier rooms reload from the
+      // database and must continue their chains exactly where they committed.
+      for (const r of [...rooms, ...rooms]) {
+        expect((await send(r, { body: 'after eviction' })).status).toBe(200);
+        await expectLinear(r);
+      }
+      expect(actors.size).toBeLessThanOrEqual(3);
+    } finally {
+      actors.maxActors = before;
+    }
+  });
+
+  // Last: the second instance allocates stream positions this server does not know of.
   it('after a restart the room resumes: depth, prev event, extremity, stream ordering and state group continue', async () => {
     const roomId = (await s.request('POST', `${V3}/createRoom`, { token: alice.accessToken, body: { name: 'before restart' } })).body.room_id as string;
     await send(roomId, { body: 'one' });

@@ -241,6 +241,7 @@ export class EventCreator {
       : this.persister.persist(write, actor.generation);
     // Failures reach the caller through `committed`; this keeps an unawaited one from crashing.
     committed.catch(() => undefined);
+    actor.holdUntil(committed);
     return { eventId, committed };
   }
 

@@ -50,14 +50,33 @@ export class RoomActor {
     public hops: number,
   ) {}
 
+  /** Work queued on the actor plus its writes not yet committed: only an idle actor may be evicted. */
+  private busy = 0;
+
   /** Runs `fn` after every earlier piece of work on this room. */
   run<T>(fn: () => Promise<T> | T): Promise<T> {
+    this.busy++;
     const next = this.tail.then(() => {
       if (this.stale) throw new StaleRoom(this.roomId);
       return fn();
     });
     this.tail = next.catch(() => undefined);
+    void this.tail.then(() => this.busy--);
     return next;
+  }
+
+  /** Counts a write built on this head until it settles (the head is ahead of the database meanwhile). */
+  holdUntil(write: Promise<unknown>): void {
+    this.busy++;
+    const done = () => {
+      this.busy--;
+    };
+    write.then(done, done);
+  }
+
+  /** Nothing queued and every write committed: the database holds all this actor knows. */
+  get idle(): boolean {
+    return this.busy === 0;
   }
 
   get(type: string, stateKey: string): StateEntry | undefined {
@@ -133,11 +152,33 @@ export class RoomActors {
   /** Rooms being shut down or deleted: unknown to every request until reopened (see `close`). */
   private readonly closed = new Set<string>();
   private generations = 0;
+  /**
+   * Actors kept in memory. Past it, the least recently used idle ones are dropped (their rooms
+   * reload from the database when next touched); an actor with queued work or uncommitted writes
+   * is never dropped, since its head is ahead of the database.
+   */
+  maxActors = 10_000;
 
   constructor(
     private readonly db: Db,
     private readonly isLocalUser: (userId: string) => boolean,
   ) {}
+
+  /** Remembers an actor as the most recently used, evicting idle ones beyond `maxActors`. */
+  private keep(actor: RoomActor): void {
+    this.actors.delete(actor.roomId);
+    this.actors.set(actor.roomId, actor);
+    if (this.actors.size <= this.maxActors) return;
+    for (const [roomId, a] of this.actors) {
+      if (this.actors.size <= this.maxActors) break;
+      if (a !== actor && a.idle) this.actors.delete(roomId);
+    }
+  }
+
+  /** How many actors are in memory. */
+  get size(): number {
+    return this.actors.size;
+  }
 
   /** The room's actor, or null when no such room exists (or it is being deleted). */
   async get(roomId: string): Promise<RoomActor | null> {
@@ -170,7 +211,10 @@ export class RoomActors {
   /** The room's actor even while the room is closed (the deletion's own events). */
   async getEvenIfClosed(roomId: string): Promise<RoomActor | null> {
     const live = this.actors.get(roomId);
-    if (live) return live;
+    if (live) {
+      this.keep(live);
+      return live;
+    }
     let pending = this.loading.get(roomId);
     if (!pending) {
       pending = this.load(roomId).finally(() => this.loading.delete(roomId));
@@ -182,7 +226,7 @@ export class RoomActors {
   /** An actor for a room being created now (nothing stored yet). */
   create(roomId: string, version: RoomVersion): RoomActor {
     const actor = new RoomActor(roomId, version, ++this.generations, this.isLocalUser, [], 0, null, 0);
-    this.actors.set(roomId, actor);
+    this.keep(actor);
     return actor;
   }
 
@@ -211,7 +255,7 @@ export class RoomActors {
     // A concurrent create of the same ID (not possible with random IDs) would win; keep the first.
     const existing = this.actors.get(roomId);
     if (existing) return existing;
-    this.actors.set(roomId, actor);
+    this.keep(actor);
     return actor;
   }
 }
