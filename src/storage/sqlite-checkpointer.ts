@@ -30,13 +30,24 @@ parentPort.on('message', (m) => {
 export class Checkpointer {
   private readonly worker: Worker;
 
-  constructor(path: string, intervalMs = 250, onError: (message: string) => void = () => {}) {
+  private stopping = false;
+
+  /**
+   * `onLost` runs if the worker dies (it should not): the writer must then checkpoint again by
+   * itself, or the WAL would grow without bound.
+   */
+  constructor(path: string, onLost: () => void, intervalMs = 250, onError: (message: string) => void = () => {}) {
     const module = createRequire(import.meta.url).resolve('better-sqlite3');
-    this.worker = new Worker(WORKER, { eval: true, workerData: { module, path, intervalMs } });
+    // The worker only runs a pragma on a timer: a small heap keeps its memory to a few MB.
+    const resourceLimits = { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 2 };
+    this.worker = new Worker(WORKER, { eval: true, workerData: { module, path, intervalMs }, resourceLimits });
     this.worker.on('message', (m: unknown) => {
       if (m && typeof m === 'object' && 'error' in m) onError(String((m as { error: unknown }).error));
     });
     this.worker.on('error', (e) => onError(e.message));
+    this.worker.on('exit', () => {
+      if (!this.stopping) onLost();
+    });
     // The worker never keeps the process alive on its own.
     this.worker.unref();
   }
@@ -49,6 +60,7 @@ export class Checkpointer {
       this.worker.once('exit', done);
       setTimeout(done, 2000).unref();
     });
+    this.stopping = true;
     // Keep the process alive until the worker has closed its connection.
     this.worker.ref();
     this.worker.postMessage('stop');

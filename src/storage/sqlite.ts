@@ -100,7 +100,9 @@ export class SqliteEngine {
     // An in-memory database has no WAL to checkpoint.
     if (path !== ':memory:' && path !== '') {
       this.writer.pragma('wal_autocheckpoint = 0');
-      this.checkpointer = new Checkpointer(path);
+      this.checkpointer = new Checkpointer(path, () => {
+        if (this.writer.open) this.writer.pragma('wal_autocheckpoint = 1000');
+      });
     }
     this.reader = new Sqlite(path);
     this.reader.pragma('busy_timeout = 5000');
