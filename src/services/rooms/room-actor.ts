@@ -171,7 +171,12 @@ export class RoomActors {
     if (this.actors.size <= this.maxActors) return;
     for (const [roomId, a] of this.actors) {
       if (this.actors.size <= this.maxActors) break;
-      if (a !== actor && a.idle) this.actors.delete(roomId);
+      if (a !== actor && a.idle) {
+        // Whoever still holds it must not build on it beside its successor: work queued on it
+        // later fails as stale (EventCreator.send retries on the fresh actor) instead of forking.
+        a.stale = true;
+        this.actors.delete(roomId);
+      }
     }
   }
 
