@@ -10,13 +10,26 @@ const START_TS = 1451606400; // 2016-01-01, seconds (Synapse stores users.creati
 const END_TS = 1735689600; // 2025-01-01
 
 /** Deterministic PRNG so every run inserts the same data set (nothing is cached between runs). */
-function mulberry32(seed) {
+export function mulberry32(seed) {
   return () => {
     seed = (seed + 0x6d2b79f5) | 0;
     let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
     t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** Hands the items of an iterable to `fn` in arrays of `size` (the last one shorter). */
+export function inBatches(items, size, fn) {
+  let list = [];
+  for (const item of items) {
+    list.push(item);
+    if (list.length === size) {
+      fn(list);
+      list = [];
+    }
+  }
+  if (list.length > 0) fn(list);
 }
 
 export const localpartOf = (i) => `user${String(i).padStart(7, '0')}`;
@@ -72,15 +85,7 @@ function insertSqlite(path, n) {
       for (const r of list) insProfile.run(r.localpart, r.name, r.displayname, r.avatar_url);
       for (const r of list) insUser.run(r.name, r.password_hash, r.creation_ts, r.admin, r.is_guest, r.deactivated, r.user_type, r.locked ? 1 : 0);
     });
-    let list = [];
-    for (const r of rows(n)) {
-      list.push(r);
-      if (list.length === 50_000) {
-        batch(list);
-        list = [];
-      }
-    }
-    if (list.length > 0) batch(list);
+    inBatches(rows(n), 50_000, batch);
     // Leave a compact database behind, as a long-running server would after its checkpoints.
     raw.pragma('wal_checkpoint(TRUNCATE)');
   } finally {

@@ -2,18 +2,9 @@
 // Synapse's tables (rooms, room_stats_current, room_stats_state) next to a running Axon.
 import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
+import { inBatches, mulberry32 } from './dataset.mjs';
 import { httpJson, loadSettings, measure } from './load.mjs';
 import { SERVER_NAME } from './servers.mjs';
-
-/** Deterministic PRNG, so every run holds the same rooms. */
-function mulberry32(seed) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const JOIN_RULES = ['public', 'invite', 'invite', 'invite', 'knock', 'restricted'];
 const VISIBILITY = ['shared', 'shared', 'joined', 'invited', 'world_readable'];
@@ -66,15 +57,7 @@ function insertSqlite(path, n) {
         insState.run(r.room_id, r.name, r.canonical_alias, r.join_rules, r.history_visibility, r.encryption, r.room_type);
       }
     });
-    let list = [];
-    for (const r of rooms(n)) {
-      list.push(r);
-      if (list.length === 20_000) {
-        batch(list);
-        list = [];
-      }
-    }
-    if (list.length > 0) batch(list);
+    inBatches(rooms(n), 20_000, batch);
     raw.exec('ANALYZE');
   } finally {
     raw.close();
