@@ -170,11 +170,13 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   // Every service is built here, once, so route modules never see the database and every listener
   // shares one set of caches.
   // Reports and server notices (issue 9): notices are the server's events, outside rate limits.
-  const noticeRooms = new RoomsService(db, { serverName: config.serverName, defaultRoomVersion: config.defaultRoomVersion }, eventCreator, profiles);
+  // Rooms as the server acts in them (server notices, a deletion's replacement room): outside any
+  // client's rate limit and shadow-ban.
+  const serverRooms = new RoomsService(db, { serverName: config.serverName, defaultRoomVersion: config.defaultRoomVersion }, eventCreator, profiles);
+  const roomHistory = new RoomHistoryService(db, actors, streamPositions);
   const issue9 = {
-    // Its own reader of room history: reports only ask whether the reporter may see an event.
-    reports: new ReportsService(db, config.serverName, new RoomHistoryService(db, actors, streamPositions)),
-    serverNotices: new ServerNoticesService(db, config, accounts, noticeRooms, log),
+    reports: new ReportsService(db, config.serverName, roomHistory),
+    serverNotices: new ServerNoticesService(db, config, accounts, serverRooms, log),
     adminStats: new AdminStatsService(db, log),
     backgroundUpdates: new BackgroundUpdatesService(),
     federationAdmin: new FederationAdminService(),
@@ -188,13 +190,10 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   };
   accounts.deviceHooks = e2e.e2eKeys;
   const rooms = new RoomsService(db, { serverName: config.serverName, defaultRoomVersion: config.defaultRoomVersion }, eventCreator, profiles, new SendPolicy(ratelimits, actors, config.serverName));
-  const roomHistory = new RoomHistoryService(db, actors, streamPositions);
   const adminRooms = new AdminRoomsService(db, storage.notifier, { serverName: config.serverName }, rooms, roomHistory, persister, streamPositions);
   rooms.isBlocked = (roomId) => adminRooms.isBlocked(roomId);
   // Tasks: room deletions, history purges and user redactions (started below: interrupted ones resume).
   const tasks = new TaskScheduler(db, log);
-  // The replacement room of a deletion is made by the server, outside any client's rate limit.
-  const serverRooms = new RoomsService(db, { serverName: config.serverName, defaultRoomVersion: config.defaultRoomVersion }, eventCreator, profiles);
   const services: Services = {
     tasks,
     roomDeletion: new RoomDeletionService(db, config.serverName, eventCreator, serverRooms, tasks, log),

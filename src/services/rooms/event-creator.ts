@@ -34,7 +34,6 @@ export interface Sent {
   committed: Promise<number>;
 }
 
-
 /** A write built inside `appendAll`, queued only once every event of the unit is accepted. */
 interface HeldWrite {
   write: PendingWrite;

@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { sql, type ExpressionBuilder } from 'kysely';
 import type { Db } from '../database.js';
 
 /** An event as stored: its signed JSON plus what the tables add to it. */
@@ -48,9 +48,16 @@ export function selectEvents(db: Db) {
       'j.internal_metadata',
       'e.stream_ordering',
       'e.topological_ordering',
-      (eb) => eb.selectFrom('redactions as r').select(sql<string>`min(r.event_id)`.as('x')).whereRef('r.redacts', '=', 'e.event_id').as('redacted_by'),
+      redactedBy,
     ]);
 }
+
+/**
+ * The column `redacted_by` of a query over `events as e`: the first redaction of the event, if any
+ * (Synapse keeps one row per redaction).
+ */
+export const redactedBy = (eb: ExpressionBuilder<any, any>) =>
+  eb.selectFrom('redactions as r').select(sql<string>`min(r.event_id)`.as('x')).whereRef('r.redacts', '=', 'e.event_id').as('redacted_by');
 
 export async function getEvents(db: Db, eventIds: readonly string[]): Promise<StoredEvent[]> {
   if (eventIds.length === 0) return [];

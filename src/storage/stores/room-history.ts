@@ -1,7 +1,7 @@
 import { sql, type ExpressionBuilder } from 'kysely';
 import type { Db } from '../database.js';
 import type { Database, EventsTable } from '../schema/tables.js';
-import { selectEvents, toStoredEvent, type StoredEvent } from './events.js';
+import { redactedBy, selectEvents, toStoredEvent, type StoredEvent } from './events.js';
 
 /**
  * The SQL of a room's history reads: pages of events in (topological, stream) order, membership
@@ -179,7 +179,7 @@ export async function relatedEvents(db: Db, q: RelationQuery): Promise<StoredEve
       'j.internal_metadata',
       'e.stream_ordering',
       'e.topological_ordering',
-      (eb) => eb.selectFrom('redactions as r').select(sql<string>`min(r.event_id)`.as('x')).whereRef('r.redacts', '=', 'e.event_id').as('redacted_by'),
+      redactedBy,
     ])
     .where('e.room_id', '=', q.roomId)
     .where('e.stream_ordering', '<=', q.maxStream)
