@@ -11,6 +11,7 @@ import * as m008 from './008-room-admin.js';
 import * as m009 from './009-scheduled-tasks.js';
 import * as m010 from './010-e2e-keys.js';
 import * as m011 from './011-push.js';
+import * as m012 from './012-media.js';
 
 type Step = { up(db: Kysely<unknown>, dialect: DialectName): Promise<void> };
 
@@ -27,6 +28,7 @@ const STEPS: Record<string, Step> = {
   '009-scheduled-tasks': m009,
   '010-e2e-keys': m010,
   '011-push': m011,
+  '012-media': m012,
 };
 
 /** Applies pending migrations; the applied versions are recorded in `schema_migrations`. */
