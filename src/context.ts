@@ -174,9 +174,11 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   // client's rate limit and shadow-ban.
   const serverRooms = new RoomsService(db, { serverName: config.serverName, defaultRoomVersion: config.defaultRoomVersion }, eventCreator, profiles);
   const roomHistory = new RoomHistoryService(db, actors, streamPositions);
+  // Account data and room tags: one in-memory stream (topic 'account_data'); server notices tag their room.
+  const accountData = await AccountDataService.open(db, config.serverName);
   const issue9 = {
     reports: new ReportsService(db, config.serverName, roomHistory),
-    serverNotices: new ServerNoticesService(db, config, accounts, serverRooms, log),
+    serverNotices: new ServerNoticesService(db, config, accounts, serverRooms, log, accountData),
     adminStats: new AdminStatsService(db, log),
     backgroundUpdates: new BackgroundUpdatesService(),
     federationAdmin: new FederationAdminService(),
@@ -214,7 +216,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     adminSessions: new AdminSessionsService(db, accounts, clientIps),
     moderation: new ModerationService(db, config, accounts),
     registrationTokens: new RegistrationTokensService(db),
-    accountData: new AccountDataService(db, config.serverName),
+    accountData,
     pushers: new PushersService(db, config.serverName),
     filters: new FiltersService(db, config.serverName),
     pushRules,

@@ -3,12 +3,11 @@ import type { Config } from '../config/schema.js';
 import { MatrixError, badJson, badRequest, missingParam, notFound } from '../errors.js';
 import { isObject } from '../matrix/event-validation.js';
 import { parseUserId } from '../matrix/ids.js';
-import { withTransaction, type Db } from '../storage/database.js';
-import * as accountData from '../storage/stores/account-data.js';
+import type { Db } from '../storage/database.js';
 import * as profiles from '../storage/stores/profiles.js';
 import { noticeRoomsOf } from '../storage/stores/server-notices.js';
 import { getUser } from '../storage/stores/users.js';
-import { isMineId } from './account-data.js';
+import { isMineId, type AccountDataService } from './account-data.js';
 import type { AccountsService } from './accounts.js';
 import type { Requester } from './auth.js';
 import type { RoomsService } from './rooms/rooms.js';
@@ -29,7 +28,7 @@ const actingAs = (userId: string): Requester => ({ userId, deviceId: null, token
  * longer be registered) is created on first use with the configured display name and avatar. The
  * room is created by the system user with the user invited (joined too with `auto_join`), members
  * other than the system user at power -10 so they cannot speak, and tagged `m.server_notice` in
- * the user's room account data. It is reused for as long as the user is invited or joined and the
+ * the user's room tags. It is reused for as long as the user is invited or joined and the
  * system user joined; otherwise a new one is made, as Synapse does.
  */
 export class ServerNoticesService {
@@ -45,6 +44,8 @@ export class ServerNoticesService {
     /** A RoomsService without rate limits or shadow-ban: these events are the server's. */
     private readonly rooms: RoomsService,
     private readonly log: Logger,
+    /** Room tags: the notices room is tagged `m.server_notice`. */
+    private readonly accountData: AccountDataService,
   ) {}
 
   /** POST/PUT /_synapse/admin/v1/send_server_notice[/{txnId}]: the notice's event ID. */
@@ -158,20 +159,8 @@ export class ServerNoticesService {
     }
   }
 
-  /** Adds `m.server_notice` to the user's `m.tag` room account data, keeping their other tags. */
+  /** Tags the user's notices room `m.server_notice` (room_tags, as Synapse), keeping their other tags. */
   private async tagRoom(userId: string, roomId: string): Promise<void> {
-    await withTransaction(this.db, async (tx) => {
-      const current = await accountData.getRoom(tx, userId, roomId, 'm.tag');
-      let parsed: Record<string, unknown> = {};
-      try {
-        const p: unknown = current === undefined ? {} : JSON.parse(current);
-        if (isObject(p)) parsed = p;
-      } catch {
-        // Unreadable tags are replaced.
-      }
-      const tags = isObject(parsed.tags) ? parsed.tags : {};
-      const content = { ...parsed, tags: { ...tags, [SERVER_NOTICE_TAG]: {} } };
-      await accountData.putRoom(tx, userId, roomId, 'm.tag', JSON.stringify(content), await accountData.nextStreamId(tx));
-    });
+    await this.accountData.putTagInternal(userId, roomId, SERVER_NOTICE_TAG, {});
   }
 }

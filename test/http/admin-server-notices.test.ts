@@ -96,9 +96,9 @@ describe('Server notices (catalogue §10)', () => {
       );
       expect(JSON.parse(member!.json).content).toMatchObject({ membership: 'join', displayname: 'Server Notices', avatar_url: 'mxc://localhost/notices' });
 
-      // Tagged m.server_notice in the user's room account data.
-      const [tag] = await querySql<{ content: string }>(s, `SELECT content FROM room_account_data WHERE user_id = '${alice.userId}' AND room_id = '${roomId}' AND account_data_type = 'm.tag'`);
-      expect(JSON.parse(tag!.content)).toEqual({ tags: { 'm.server_notice': {} } });
+      // Tagged m.server_notice in the user's room tags (Synapse's room_tags), as the tags API shows.
+      const [tag] = await querySql<{ content: string }>(s, `SELECT content FROM room_tags WHERE user_id = '${alice.userId}' AND room_id = '${roomId}' AND tag = 'm.server_notice'`);
+      expect(JSON.parse(tag!.content)).toEqual({});
 
       // Alice joins and reads it.
       expect((await s.request('POST', `${V3}/join/${enc(roomId)}`, { token: alice.accessToken, body: {} })).status).toBe(200);
