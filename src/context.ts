@@ -26,6 +26,7 @@ import { ProfilesService } from './services/profiles.js';
 import { PushersService } from './services/pushers.js';
 import { FiltersService } from './services/filters.js';
 import { NotificationsService, PushEvaluator } from './services/notifications.js';
+import { ReceiptsService } from './services/receipts.js';
 import { PushRulesService } from './services/push-rules.js';
 import { RateLimits } from './services/ratelimit.js';
 import { RegistrationTokensService } from './services/registration-tokens.js';
@@ -83,6 +84,8 @@ export interface Services {
   pushRules: PushRulesService;
   /** GET /notifications and unread counts (rows written with each event by PushEvaluator). */
   notifications: NotificationsService;
+  /** Read receipts and read markers; for /sync `receiptsForSync` and `position` (topic 'receipts', keyed by room ID). */
+  receipts: ReceiptsService;
   devices: DevicesService;
   profiles: ProfilesService;
   serverKeys: ServerKeysService;
@@ -221,6 +224,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     filters: new FiltersService(db, config.serverName),
     pushRules,
     notifications: new NotificationsService(db, () => streamPositions.current),
+    receipts: await ReceiptsService.open(db, roomHistory.visibility, accountData),
     devices: new DevicesService(db, accounts, clientIps),
     profiles,
     serverKeys: new ServerKeysService(config.serverName, signingKey),

@@ -30,6 +30,7 @@ import { keysRoutes } from './client/keys.js';
 import { loginRoutes } from './client/login.js';
 import { profileRoutes } from './client/profile.js';
 import { pusherRoutes } from './client/pushers.js';
+import { receiptRoutes } from './client/receipts.js';
 import { registerRoutes } from './client/register.js';
 import { reportRoutes } from './client/reports.js';
 import { roomDirectoryRoutes } from './client/room-directory.js';
@@ -56,6 +57,7 @@ export const clientRoutes = (ctx: Context): RouteDef[] => [
   ...filterRoutes(ctx),
   ...pushRuleRoutes(ctx),
   ...notificationRoutes(ctx),
+  ...receiptRoutes(ctx),
   ...roomRoutes(ctx),
   ...roomHistoryRoutes(ctx),
   ...roomDirectoryRoutes(ctx),

@@ -5,6 +5,7 @@ import type { Db, Tx } from '../storage/database.js';
 import type { EventWrite } from '../storage/stores/event-writes.js';
 import { getEvents, getRoom } from '../storage/stores/events.js';
 import * as store from '../storage/stores/push-actions.js';
+import * as receipts from '../storage/stores/receipts.js';
 import type { PushRulesService } from './push-rules.js';
 import { toClientEvent, type ClientEvent } from './rooms/client-events.js';
 import type { PersistHook, PendingWrite } from './rooms/persister.js';
@@ -141,19 +142,107 @@ export interface NotificationsPage {
   next_token?: string;
 }
 
-/** Where a user has read up to in each room (stream orderings), from their read receipts. */
-export type ReadPositions = (userId: string, roomIds: readonly string[]) => Promise<Map<string, number>>;
+/** Notification and highlight counts, as /sync shows them. */
+export interface NotifCounts {
+  notification_count: number;
+  highlight_count: number;
+}
 
-/** GET /notifications and the counts /sync reports (`unread_notifications`). */
+/** A room's counts for /sync: the room (or main timeline) totals, and per thread root when threaded. */
+export interface RoomNotifCounts extends NotifCounts {
+  threads: Record<string, NotifCounts>;
+}
+
+/**
+ * Where a user has read up to in one room, from their m.read and m.read.private receipts (the
+ * higher of the two): `unthreaded` covers every thread, `threads` ('main' or a thread root) only
+ * their own. An event is read when its stream ordering is at or before max(unthreaded, its thread's).
+ */
+export interface ReadThresholds {
+  unthreaded: number;
+  threads: Map<string, number>;
+}
+
+const readUpTo = (t: ReadThresholds | undefined, threadId: string | null): number =>
+  t ? Math.max(t.unthreaded, t.threads.get(threadId ?? 'main') ?? 0) : 0;
+
+/**
+ * GET /notifications and the counts /sync reports (`unread_notifications`,
+ * `unread_thread_notifications`), from `event_push_actions` rows (written with each event by
+ * PushEvaluator) after the user's read receipts (`receipts_linearized`). Counts are read from
+ * event_push_actions directly, one index seek per room and receipted thread; Synapse's
+ * `event_push_summary` rotation is not used.
+ */
 export class NotificationsService {
-  /** Set once read receipts exist (issue 8's receipts); until then every notification is unread. */
-  readPositions: ReadPositions | null = null;
-
   constructor(
     private readonly db: Db,
     /** The published room event stream position: nothing beyond it is shown. */
     private readonly published: () => number,
   ) {}
+
+  /** The user's read thresholds in each of `roomIds` that has a receipt. */
+  async readThresholds(userId: string, roomIds: readonly string[]): Promise<Map<string, ReadThresholds>> {
+    const out = new Map<string, ReadThresholds>();
+    if (roomIds.length === 0) return out;
+    for (const r of await receipts.readPositions(this.db, userId, roomIds)) {
+      let t = out.get(r.roomId);
+      if (!t) out.set(r.roomId, (t = { unthreaded: 0, threads: new Map() }));
+      if (r.threadId === null) t.unthreaded = Math.max(t.unthreaded, r.ordering);
+      else t.threads.set(r.threadId, Math.max(t.threads.get(r.threadId) ?? 0, r.ordering));
+    }
+    return out;
+  }
+
+  /**
+   * Per room: {notification_count, highlight_count} for the main timeline (with unthreaded
+   * events) and per thread root, as /sync shows them (`unread_notifications`,
+   * `unread_thread_notifications`). `threaded` false: everything is counted in the room totals
+   * (no per-thread map). Every room of `roomIds` is in the answer (zeros when nothing is unread).
+   */
+  async unreadCountsForSync(userId: string, roomIds: readonly string[], threaded: boolean): Promise<Map<string, RoomNotifCounts>> {
+    const thresholds = await this.readThresholds(userId, roomIds);
+    // One range per room after its unthreaded receipt, and one per thread whose own receipt is later.
+    const ranges: store.CountRange[] = [];
+    for (const roomId of roomIds) {
+      const t = thresholds.get(roomId);
+      const base = t?.unthreaded ?? 0;
+      ranges.push({ roomId, after: base });
+      if (t) for (const [threadId, at] of t.threads) if (at > base) ranges.push({ roomId, after: at, threadId });
+    }
+    const perRoom = new Map<string, Map<string, NotifCounts>>();
+    const rows = ranges.length ? await store.countRanges(this.db, userId, ranges, this.published()) : [];
+    // Whole-room ranges first, then thread ranges replace their thread's figures (zero if no row).
+    const roomRows = rows.filter((row) => ranges[row.range]!.threadId === undefined);
+    const threadRows = rows.filter((row) => ranges[row.range]!.threadId !== undefined);
+    const overridden = new Set(ranges.filter((r) => r.threadId !== undefined).map((r) => `${r.roomId}\u0000${r.threadId}`));
+    for (const row of roomRows) {
+      const roomId = ranges[row.range]!.roomId;
+      if (overridden.has(`${roomId}\u0000${row.threadId}`)) continue;
+      let m = perRoom.get(roomId);
+      if (!m) perRoom.set(roomId, (m = new Map()));
+      m.set(row.threadId, { notification_count: row.notifications, highlight_count: row.highlights });
+    }
+    for (const row of threadRows) {
+      const roomId = ranges[row.range]!.roomId;
+      let m = perRoom.get(roomId);
+      if (!m) perRoom.set(roomId, (m = new Map()));
+      m.set(row.threadId, { notification_count: row.notifications, highlight_count: row.highlights });
+    }
+    const out = new Map<string, RoomNotifCounts>();
+    for (const roomId of roomIds) {
+      const counts: RoomNotifCounts = { notification_count: 0, highlight_count: 0, threads: {} };
+      for (const [threadId, c] of perRoom.get(roomId) ?? []) {
+        if (!threaded || threadId === 'main') {
+          counts.notification_count += c.notification_count;
+          counts.highlight_count += c.highlight_count;
+        } else if (c.notification_count > 0 || c.highlight_count > 0) {
+          counts.threads[threadId] = c;
+        }
+      }
+      out.set(roomId, counts);
+    }
+    return out;
+  }
 
   /** GET /notifications: newest first; `from` is a previous page's `next_token`. */
   async list(userId: string, opts: { from?: string; limit?: number; only?: string }): Promise<NotificationsPage> {
@@ -172,16 +261,15 @@ export class NotificationsService {
     const roomIds = [...new Set(rows.map((r) => r.room_id))];
     const versions = new Map<string, ReturnType<typeof resolveRoomVersion>>();
     for (const id of roomIds) versions.set(id, resolveRoomVersion((await getRoom(this.db, id))?.room_version ?? '1'));
-    const read = this.readPositions ? await this.readPositions(userId, roomIds) : new Map<string, number>();
+    const read = await this.readThresholds(userId, roomIds);
     const page: NotificationsPage = { notifications: [] };
     for (const r of rows) {
       const ev = events.get(r.event_id);
       if (!ev) continue;
-      const readUpTo = read.get(r.room_id);
       const n: NotificationsPage['notifications'][number] = {
         actions: parseActions(r.actions),
         event: toClientEvent(ev, versions.get(r.room_id)!, null, ev.redactedBy ? redactions.get(ev.redactedBy) : undefined),
-        read: readUpTo !== undefined && readUpTo >= r.stream_ordering,
+        read: r.stream_ordering <= readUpTo(read.get(r.room_id), r.thread_id),
         room_id: r.room_id,
         ts: r.received_ts ?? Number(ev.pdu.origin_server_ts ?? 0),
       };
@@ -191,21 +279,6 @@ export class NotificationsService {
     // As Synapse: a token after every non-empty page (the next page may be empty).
     if (rows.length > 0) page.next_token = String(rows[rows.length - 1]!.stream_ordering);
     return page;
-  }
-
-  /**
-   * A user's notification and highlight counts in a room after stream position `after` (where
-   * their read receipt points), for /sync: the main timeline and each thread.
-   */
-  async unreadCounts(userId: string, roomId: string, after: number): Promise<{ notification_count: number; highlight_count: number; threads: Map<string, { notification_count: number; highlight_count: number }> }> {
-    const counts = await store.countsInRoom(this.db, userId, roomId, after, this.published());
-    const out = { notification_count: 0, highlight_count: 0, threads: new Map<string, { notification_count: number; highlight_count: number }>() };
-    for (const c of counts) {
-      out.notification_count += c.notifications;
-      out.highlight_count += c.highlights;
-      if (c.threadId !== 'main') out.threads.set(c.threadId, { notification_count: c.notifications, highlight_count: c.highlights });
-    }
-    return out;
   }
 }
 

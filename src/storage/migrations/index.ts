@@ -12,6 +12,7 @@ import * as m009 from './009-scheduled-tasks.js';
 import * as m010 from './010-e2e-keys.js';
 import * as m011 from './011-push.js';
 import * as m012 from './012-media.js';
+import * as m013 from './013-receipts.js';
 import * as m014 from './014-presence-tags.js';
 
 type Step = { up(db: Kysely<unknown>, dialect: DialectName): Promise<void> };
@@ -30,6 +31,7 @@ const STEPS: Record<string, Step> = {
   '010-e2e-keys': m010,
   '011-push': m011,
   '012-media': m012,
+  '013-receipts': m013,
   '014-presence-tags': m014,
 };
 

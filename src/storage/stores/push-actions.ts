@@ -19,6 +19,7 @@ export interface NotificationRow {
   stream_ordering: number;
   topological_ordering: number | null;
   received_ts: number | null;
+  thread_id: string | null;
 }
 
 /**
@@ -33,7 +34,7 @@ export async function listNotifications(
   let q = db
     .selectFrom('event_push_actions as epa')
     .innerJoin('events as e', 'e.event_id', 'epa.event_id')
-    .select(['epa.room_id', 'epa.event_id', 'epa.profile_tag', 'epa.actions', 'epa.stream_ordering', 'epa.topological_ordering', 'e.received_ts'])
+    .select(['epa.room_id', 'epa.event_id', 'epa.profile_tag', 'epa.actions', 'epa.stream_ordering', 'epa.topological_ordering', 'e.received_ts', 'epa.thread_id'])
     .where('epa.user_id', '=', userId)
     .where('epa.notif', '=', 1)
     .where('epa.stream_ordering', '<=', opts.upTo);
@@ -42,32 +43,49 @@ export async function listNotifications(
   return q.orderBy('epa.stream_ordering', 'desc').limit(opts.limit).execute();
 }
 
-export interface UnreadCounts {
+/** One range of a user's push actions to count: in a room after `after`, optionally one thread only. */
+export interface CountRange {
+  roomId: string;
+  after: number;
+  threadId?: string;
+}
+
+export interface RangeCounts {
+  /** Index of the range in the caller's list. */
+  range: number;
   threadId: string;
   notifications: number;
   highlights: number;
 }
 
 /**
- * A user's notification and highlight counts in a room after stream position `after` (their read
- * receipt's), per thread (`main` for the main timeline), up to the published position `upTo`.
+ * A user's notification and highlight counts for each range (per thread, 'main' for the main
+ * timeline), up to the published position `upTo`. One statement per 200 ranges (a UNION ALL of
+ * seeks on event_push_actions (user_id, room_id, stream_ordering); SQLite allows 500 compound
+ * terms): a few statements for a thousand rooms, none per room.
  */
-export async function countsInRoom(db: Db, userId: string, roomId: string, after: number, upTo: number): Promise<UnreadCounts[]> {
-  const rows = await db
-    .selectFrom('event_push_actions')
-    .select([
-      'thread_id',
-      sql<number>`count(*)`.as('n'),
-      sql<number>`coalesce(sum(highlight), 0)`.as('h'),
-    ])
-    .where('user_id', '=', userId)
-    .where('stream_ordering', '>', after)
-    .where('stream_ordering', '<=', upTo)
-    .where('room_id', '=', roomId)
-    .where('notif', '=', 1)
-    .groupBy('thread_id')
-    .execute();
-  return rows.map((r) => ({ threadId: r.thread_id ?? 'main', notifications: Number(r.n), highlights: Number(r.h) }));
+export async function countRanges(db: Db, userId: string, ranges: readonly CountRange[], upTo: number): Promise<RangeCounts[]> {
+  const out: RangeCounts[] = [];
+  for (let i = 0; i < ranges.length; i += 200) {
+    const branches = ranges.slice(i, i + 200).map((r, j) => {
+      let q = db
+        .selectFrom('event_push_actions')
+        .select([sql<number>`${sql.lit(i + j)}`.as('r'), 'thread_id', sql<number>`count(*)`.as('n'), sql<number>`coalesce(sum(highlight), 0)`.as('h')])
+        .where('user_id', '=', userId)
+        .where('room_id', '=', r.roomId)
+        .where('stream_ordering', '>', r.after)
+        .where('stream_ordering', '<=', upTo)
+        .where('notif', '=', 1);
+      if (r.threadId !== undefined) q = q.where('thread_id', '=', r.threadId);
+      return q.groupBy('thread_id');
+    });
+    let query = branches[0]!;
+    for (const b of branches.slice(1)) query = query.unionAll(b);
+    for (const row of await query.execute()) {
+      out.push({ range: Number(row.r), threadId: row.thread_id ?? 'main', notifications: Number(row.n), highlights: Number(row.h) });
+    }
+  }
+  return out;
 }
 
 /** Deletes a room's rows (room deletion and purges). */
