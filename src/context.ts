@@ -35,6 +35,10 @@ import { SharedSecretRegistration } from './services/shared-secret.js';
 import { UserInteractiveAuth } from './services/uia.js';
 import { UserLifecycleService } from './services/user-lifecycle.js';
 import { UserListService } from './services/user-list.js';
+import { UserDirectoryService } from './services/user-directory.js';
+import { OpenIdService } from './services/openid.js';
+import { TurnService } from './services/turn.js';
+import { RoomInitialSyncService } from './services/room-initial-sync.js';
 import { EventCreator } from './services/rooms/event-creator.js';
 import { Persister } from './services/rooms/persister.js';
 import { RoomActors, StateGroupIds } from './services/rooms/room-actor.js';
@@ -113,6 +117,14 @@ export interface Services {
   federationAdmin: FederationAdminService;
   /** The admin audit log (beyond Synapse), written by the HTTP layer after each admin call. */
   adminAudit: AdminAuditService;
+  /** POST /user_directory/search with Synapse's visibility (`user_directory` config). */
+  userDirectory: UserDirectoryService;
+  /** OpenID tokens for third parties, and the federation /openid/userinfo check. */
+  openId: OpenIdService;
+  /** TURN credentials for /voip/turnServer. */
+  turn: TurnService;
+  /** The legacy GET /rooms/{roomId}/initialSync. */
+  roomInitialSync: RoomInitialSyncService;
 }
 
 /** The composition root: configuration, logger, storage and the services built on them. */
@@ -235,6 +247,10 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     streamPositions,
     persister,
     adminRooms,
+    userDirectory: new UserDirectoryService(db, config.userDirectory, config.serverName),
+    openId: new OpenIdService(db, config.serverName),
+    turn: new TurnService(config.turn),
+    roomInitialSync: new RoomInitialSyncService(db, roomHistory),
   };
   services.clientIps.start();
   await tasks.start();

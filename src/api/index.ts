@@ -39,6 +39,9 @@ import { roomKeysRoutes } from './client/room-keys.js';
 import { roomRoutes } from './client/rooms.js';
 import { toDeviceRoutes } from './client/to-device.js';
 import { versionsRoutes } from './client/versions.js';
+import { userDirectoryRoutes } from './client/user-directory.js';
+import { miscClientRoutes } from './client/misc.js';
+import { openIdFederationRoutes } from './federation/openid.js';
 import { wellKnownRoutes } from './client/well-known.js';
 import { keyServerRoutes } from './federation/keys.js';
 
@@ -65,6 +68,8 @@ export const clientRoutes = (ctx: Context): RouteDef[] => [
   ...roomKeysRoutes(ctx),
   ...toDeviceRoutes(ctx),
   ...reportRoutes(ctx),
+  ...userDirectoryRoutes(ctx),
+  ...miscClientRoutes(ctx),
 ];
 
 export const adminRoutes = (ctx: Context): RouteDef[] => [
@@ -91,4 +96,4 @@ export const adminRoutes = (ctx: Context): RouteDef[] => [
 
 export { wellKnownRoutes };
 
-export const federationRoutes = (ctx: Context): RouteDef[] => [...keyServerRoutes(ctx)];
+export const federationRoutes = (ctx: Context): RouteDef[] => [...keyServerRoutes(ctx), ...openIdFederationRoutes(ctx)];

@@ -91,6 +91,23 @@ export const ConfigSchema = Type.Object({
   bcrypt_rounds: Type.Optional(Type.Integer({ minimum: 4, maximum: 31 })),
   default_room_version: Type.Optional(Type.String()),
   allow_public_rooms_without_auth: Type.Optional(Type.Boolean()),
+  user_directory: Type.Optional(
+    Type.Union([
+      Type.Object({
+        enabled: Type.Optional(Type.Boolean()),
+        search_all_users: Type.Optional(Type.Boolean()),
+        prefer_local_users: Type.Optional(Type.Boolean()),
+        show_locked_users: Type.Optional(Type.Boolean()),
+      }),
+      Type.Null(),
+    ]),
+  ),
+  turn_uris: Type.Optional(Type.Union([Type.Array(Type.String()), Type.Null()])),
+  turn_shared_secret: Type.Optional(Nullable(Type.String())),
+  turn_username: Type.Optional(Nullable(Type.String())),
+  turn_password: Type.Optional(Nullable(Type.String())),
+  turn_user_lifetime: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.String()])),
+  turn_allow_guests: Type.Optional(Type.Boolean()),
   media_store_path: Type.Optional(Type.String()),
   max_upload_size: Type.Optional(Type.Union([Type.String(), Type.Integer({ minimum: 0 })])),
   signing_key_path: Type.Optional(Type.String()),
@@ -197,6 +214,23 @@ export interface Config {
   defaultRoomVersion: string;
   /** `allow_public_rooms_without_auth` (default false): GET /publicRooms without a token. */
   allowPublicRoomsWithoutAuth: boolean;
+  /** `user_directory`: who `/user_directory/search` finds (Synapse's defaults: enabled, not all users). */
+  userDirectory: {
+    enabled: boolean;
+    searchAllUsers: boolean;
+    preferLocalUsers: boolean;
+    showLockedUsers: boolean;
+  };
+  /** TURN for `/voip/turnServer` (`turn_uris`, `turn_shared_secret` or `turn_username`/`turn_password`). */
+  turn: {
+    uris: string[];
+    sharedSecret: string | null;
+    username: string | null;
+    password: string | null;
+    /** ms (`turn_user_lifetime`, default 1h). */
+    userLifetimeMs: number;
+    allowGuests: boolean;
+  };
   mediaStorePath: string;
   maxUploadSize: number;
   signingKeyPath: string;

@@ -264,6 +264,31 @@ export class RoomHistoryService {
     return body;
   }
 
+  /**
+   * The room part of the legacy GET /rooms/{roomId}/initialSync: the latest `limit` events the user
+   * may see, oldest first, read as /messages reads backwards from the end (a member who left stops
+   * at their leave), with `start` before the oldest and `end` at the end; and the state then (the
+   * current state, or the state at the leave). `membership` is null for a world_readable peek.
+   */
+  async snapshot(requester: Requester, roomId: string, limit: number): Promise<{ membership: string | null; chunk: ClientEvent[]; start: string; end: string; state: ClientEvent[] }> {
+    const { view, actor } = await this.viewOf(requester, roomId);
+    const maxStream = this.readableUpTo(view);
+    const endPos: Position = { kind: 'stream', stream: maxStream };
+    const got = await this.collect(view, this.roomPage(roomId, 'b', undefined, maxStream), 'b', endPos, Math.min(Math.max(limit, 0), MAX_LIMIT));
+    const oldest = got.events.at(-1);
+    const startPos = got.next ?? (oldest ? pastEvent(oldest, 'b') : endPos);
+    const chunk = await this.serialize([...got.events].reverse(), actor, requester, view);
+    let state: ClientEvent[];
+    if (maxStream < this.positions.current) {
+      const last = await history.lastEventAtOrBefore(this.db, roomId, endPos, maxStream);
+      state = last ? await this.toClient(await events.getEvents(this.db, [...(await this.stateMapAt(last)).values()]), actor, requester) : [];
+    } else {
+      state = await this.toClient(await events.getEvents(this.db, [...actor.stateEntries()].map((e) => e.event_id)), actor, requester);
+    }
+    const membership = view.membership === 'join' || (view.membership === 'leave' && !view.forgotten) ? view.membership : null;
+    return { membership, chunk, start: positionToken(startPos), end: positionToken(endPos), state };
+  }
+
   /** GET /rooms/{roomId}/event/{eventId}: 404 when unknown, elsewhere, or not visible. */
   async event(requester: Requester, roomId: string, eventId: string): Promise<ClientEvent> {
     const ev = await events.getEvent(this.db, eventId);

@@ -14,6 +14,7 @@ import * as m011 from './011-push.js';
 import * as m012 from './012-media.js';
 import * as m013 from './013-receipts.js';
 import * as m014 from './014-presence-tags.js';
+import * as m016 from './016-user-directory.js';
 
 type Step = { up(db: Kysely<unknown>, dialect: DialectName): Promise<void> };
 
@@ -33,6 +34,7 @@ const STEPS: Record<string, Step> = {
   '012-media': m012,
   '013-receipts': m013,
   '014-presence-tags': m014,
+  '016-user-directory': m016,
 };
 
 /** Applies pending migrations; the applied versions are recorded in `schema_migrations`. */
