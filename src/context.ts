@@ -9,6 +9,7 @@ import { AdminUsersService, USER_VIEW_TABLES } from './services/admin-users.js';
 import { AdminRoomsService } from './services/admin-rooms.js';
 import { AdminAuditService } from './services/admin-audit.js';
 import { AdminStatsService } from './services/admin-stats.js';
+import { MediaAdminService } from './services/media-admin.js';
 import { BackgroundUpdatesService } from './services/background-updates.js';
 import { FederationAdminService } from './services/federation-admin.js';
 import { ReportsService } from './services/reports.js';
@@ -117,6 +118,8 @@ export interface Services {
   federationAdmin: FederationAdminService;
   /** The admin audit log (beyond Synapse), written by the HTTP layer after each admin call. */
   adminAudit: AdminAuditService;
+  /** The media Admin API: listings, quarantine, protection, deletion (rows, then files) and statistics. */
+  mediaAdmin: MediaAdminService;
   /** POST /user_directory/search with Synapse's visibility (`user_directory` config). */
   userDirectory: UserDirectoryService;
   /** OpenID tokens for third parties, and the federation /openid/userinfo check. */
@@ -251,6 +254,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     openId: new OpenIdService(db, config.serverName),
     turn: new TurnService(config.turn),
     roomInitialSync: new RoomInitialSyncService(db, roomHistory),
+    mediaAdmin: new MediaAdminService(db, config.serverName, config.mediaStorePath, log),
   };
   services.clientIps.start();
   await tasks.start();

@@ -3,6 +3,7 @@ import type { RouteDef } from '../http/route.js';
 import { auditLogRoutes } from './admin/audit-log.js';
 import { backgroundUpdateRoutes } from './admin/background-updates.js';
 import { federationAdminRoutes } from './admin/federation.js';
+import { adminMediaRoutes } from './admin/media.js';
 import { moderationRoutes } from './admin/moderation.js';
 import { adminReportRoutes } from './admin/reports.js';
 import { serverNoticeRoutes } from './admin/server-notices.js';
@@ -92,6 +93,7 @@ export const adminRoutes = (ctx: Context): RouteDef[] => [
   ...federationAdminRoutes(ctx),
   ...backgroundUpdateRoutes(ctx),
   ...auditLogRoutes(ctx),
+  ...adminMediaRoutes(ctx),
 ];
 
 export { wellKnownRoutes };

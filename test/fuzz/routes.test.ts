@@ -127,6 +127,19 @@ const BODILESS = new Set([
   'POST /_synapse/admin/v1/federation/destinations/:destination/reset_connection',
   'DELETE /_matrix/client/v3/pushrules/*',
   'DELETE /_matrix/client/r0/pushrules/*',
+  // The media Admin API ignores bodies, as Synapse does (tools send `{}`).
+  'DELETE /_synapse/admin/v1/users/:userId/media',
+  'POST /_synapse/admin/v1/media/quarantine/:serverName/:mediaId',
+  'POST /_synapse/admin/v1/media/unquarantine/:serverName/:mediaId',
+  'POST /_synapse/admin/v1/room/:roomId/media/quarantine',
+  'POST /_synapse/admin/v1/quarantine_media/:roomId',
+  'POST /_synapse/admin/v1/user/:userId/media/quarantine',
+  'POST /_synapse/admin/v1/media/protect/:mediaId',
+  'POST /_synapse/admin/v1/media/unprotect/:mediaId',
+  'POST /_synapse/admin/v1/media/delete',
+  'POST /_synapse/admin/v1/media/:serverName/delete',
+  'POST /_synapse/admin/v1/purge_media_cache',
+  'DELETE /_synapse/admin/v1/media/:serverName/:mediaId',
 ]);
 
 describe('declared body schemas', () => {
