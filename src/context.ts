@@ -28,6 +28,7 @@ import { PushersService } from './services/pushers.js';
 import { FiltersService } from './services/filters.js';
 import { NotificationsService, PushEvaluator } from './services/notifications.js';
 import { ReceiptsService } from './services/receipts.js';
+import { PusherQueue } from './services/pusher-queue.js';
 import { PushRulesService } from './services/push-rules.js';
 import { RateLimits } from './services/ratelimit.js';
 import { RegistrationTokensService } from './services/registration-tokens.js';
@@ -91,6 +92,8 @@ export interface Services {
   notifications: NotificationsService;
   /** Read receipts and read markers; for /sync `receiptsForSync` and `position` (topic 'receipts', keyed by room ID). */
   receipts: ReceiptsService;
+  /** Delivers what HTTP pushers are owed to their push gateways (docs/notifications.md). */
+  pusherQueue: PusherQueue;
   devices: DevicesService;
   profiles: ProfilesService;
   serverKeys: ServerKeysService;
@@ -180,8 +183,18 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   // Push rules are evaluated for every event, in its own transaction (see PushEvaluator).
   const pushRules = new PushRulesService(db, storage.notifier, () => streamPositions.current);
   const pushEvaluator = new PushEvaluator(pushRules, isLocalUser);
-  eventCreator.appendHooks.push(pushEvaluator.onAppend);
-  persister.hooks.push(pushEvaluator);
+  // `push.enabled: false` turns evaluation off, as in Synapse (no counts, nothing to push).
+  if (config.push.enabled) {
+    eventCreator.appendHooks.push(pushEvaluator.onAppend);
+    persister.hooks.push(pushEvaluator);
+  }
+  const notifications = new NotificationsService(db, () => streamPositions.current);
+  // Pushers are owed what their users' push actions name after their position (start_pushers: false records only).
+  const pusherQueue = new PusherQueue(db, storage.notifier, () => streamPositions.current, notifications, log, {
+    deliver: config.push.enabled && config.push.startPushers,
+    includeContent: config.push.includeContent,
+    groupUnreadCountByRoom: config.push.groupUnreadCountByRoom,
+  });
   const ratelimits = new RateLimits(db, config.rateLimits, config.serverName, undefined, new ChangeCache(storage.notifier, ['ratelimit_override']));
   // Deactivation and profile changes reach the user's rooms (accounts are built before the rooms).
   accounts.roomHooks = new MembershipEffects(db, eventCreator, log);
@@ -235,10 +248,11 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     moderation: new ModerationService(db, config, accounts),
     registrationTokens: new RegistrationTokensService(db),
     accountData,
-    pushers: new PushersService(db, config.serverName),
+    pushers: new PushersService(db, config.serverName, () => streamPositions.current),
     filters: new FiltersService(db, config.serverName),
     pushRules,
-    notifications: new NotificationsService(db, () => streamPositions.current),
+    notifications,
+    pusherQueue,
     receipts: await ReceiptsService.open(db, roomHistory.visibility, accountData),
     devices: new DevicesService(db, accounts, clientIps),
     profiles,
@@ -257,12 +271,15 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     mediaAdmin: new MediaAdminService(db, config.serverName, config.mediaStorePath, log),
   };
   services.clientIps.start();
+  services.receipts.listeners.push((userIds) => pusherQueue.onReceipts(userIds));
+  pusherQueue.start();
   await tasks.start();
   const close = async () => {
     // Running tasks stop after their current step and resume on the next start.
     await tasks.stop();
     // Pending client IPs are written before the database goes away.
     await services.clientIps.close();
+    await pusherQueue.stop();
     await services.adminAudit.flush();
     await persister.drained();
     await storage.close();

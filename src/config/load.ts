@@ -189,6 +189,12 @@ export function normalizeConfig(input: Record<string, unknown>, configPaths: str
     },
     accountValidity: accountValidityOf(raw),
     serverNotices: serverNoticesOf(raw),
+    push: {
+      enabled: raw.push?.enabled ?? true,
+      includeContent: raw.push?.include_content ?? true,
+      groupUnreadCountByRoom: raw.push?.group_unread_count_by_room ?? true,
+      startPushers: raw.start_pushers ?? true,
+    },
     logConfig: raw.log_config ? abs(raw.log_config) : null,
     configPaths,
   };

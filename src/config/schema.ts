@@ -67,6 +67,19 @@ const ServerNotices = Type.Object({
 
 export const ConfigSchema = Type.Object({
   server_notices: Type.Optional(Type.Union([ServerNotices, Type.Null()])),
+  // Push (docs/notifications.md): Synapse's `push` section and `start_pushers`.
+  push: Type.Optional(
+    Type.Union([
+      Type.Object({
+        enabled: Type.Optional(Type.Boolean()),
+        include_content: Type.Optional(Type.Boolean()),
+        group_unread_count_by_room: Type.Optional(Type.Boolean()),
+        jitter_delay: Type.Optional(Type.Unknown()),
+      }),
+      Type.Null(),
+    ]),
+  ),
+  start_pushers: Type.Optional(Type.Boolean()),
   server_name: Type.String({ minLength: 1 }),
   public_baseurl: Type.Optional(Nullable(Type.String())),
   serve_server_wellknown: Type.Optional(Type.Boolean()),
@@ -264,6 +277,14 @@ export interface Config {
     roomTopic: string | null;
     autoJoin: boolean;
   } | null;
+  /**
+   * Synapse's `push` section: `enabled` (default true; false stops push rule evaluation, so no
+   * counts and nothing to push, as in Synapse), `include_content` (default true: event content in
+   * pushes unless a pusher asks for `event_id_only`), `group_unread_count_by_room` (default true:
+   * the badge counts rooms with notifications, else notifications); and `start_pushers` (default
+   * true; false: this process delivers nothing, the queue is kept in `pushers.last_stream_ordering`).
+   */
+  push: { enabled: boolean; includeContent: boolean; groupUnreadCountByRoom: boolean; startPushers: boolean };
   /** Absolute path of Synapse's `log_config` file, or null (log to stdout). */
   logConfig: string | null;
   /** The file(s) the config came from; relative paths resolve against the first one's folder. */

@@ -69,6 +69,8 @@ export class PushersService {
   constructor(
     private readonly db: Db,
     private readonly serverName: string,
+    /** The published room event stream position: a pusher set now is owed what comes after it. */
+    private readonly streamPosition: () => number,
   ) {}
 
   /** GET /_matrix/client/v3/pushers. */
@@ -122,6 +124,7 @@ export class PushersService {
         ts: Date.now(),
         deviceId: requester.deviceId,
         accessTokenId: requester.tokenId,
+        lastStreamOrdering: this.streamPosition(),
       });
     });
   }

@@ -21,6 +21,11 @@ export interface PusherValues {
   ts: number;
   /** Only used when the pusher is new: an update keeps the creator's session. */
   deviceId: string | null;
+  /**
+   * The room event stream position it is set at: it is owed the events after it (the pusher
+   * queue). Written on creation and on every update, as Synapse's add_pusher does.
+   */
+  lastStreamOrdering: number;
   accessTokenId: number | null;
 }
 
@@ -49,6 +54,7 @@ export async function upsertPusher(db: Db, p: PusherValues): Promise<void> {
     profile_tag: p.profileTag,
     enabled: p.enabled,
     ts: p.ts,
+    last_stream_ordering: p.lastStreamOrdering,
   };
   await db
     .insertInto('pushers')
@@ -59,7 +65,6 @@ export async function upsertPusher(db: Db, p: PusherValues): Promise<void> {
       pushkey: p.pushkey,
       access_token: p.accessTokenId,
       device_id: p.deviceId,
-      last_stream_ordering: null,
       last_success: null,
       failing_since: null,
     })
