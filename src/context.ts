@@ -3,6 +3,8 @@ import pino, { type Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import { newSigningKeyLine, parseSigningKey, type SigningKey } from './matrix/signing-key.js';
 import { AccountDataService } from './services/account-data.js';
+import { PresenceService } from './services/presence.js';
+import { TypingService } from './services/typing.js';
 import { AccountsService } from './services/accounts.js';
 import { AdminSessionsService } from './services/admin-sessions.js';
 import { AdminUsersService, USER_VIEW_TABLES } from './services/admin-users.js';
@@ -83,7 +85,12 @@ export interface Services {
   adminSessions: AdminSessionsService;
   moderation: ModerationService;
   registrationTokens: RegistrationTokensService;
+  /** Account data and room tags (one stream; `accountDataForSync`, `position`, topic 'account_data'). */
   accountData: AccountDataService;
+  /** Typing, in memory (`typingForSync`, `position`, topic 'typing' keyed by room). */
+  typing: TypingService;
+  /** Presence (`presenceForSync`, `syncStarted`/`syncEnded`, `position`, topic 'presence'). */
+  presence: PresenceService;
   pushers: PushersService;
   filters: FiltersService;
   /** Push rules; caches each user's compiled rules for the send path. */
@@ -207,6 +214,11 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const roomHistory = new RoomHistoryService(db, actors, streamPositions);
   // Account data and room tags: one in-memory stream (topic 'account_data'); server notices tag their room.
   const accountData = await AccountDataService.open(db, config.serverName);
+  // Presence and typing (docs/presence-typing.md): typing stops when a membership leaves 'join'; typing is activity.
+  const presence = await PresenceService.open(db, config.presence, log);
+  const typing = new TypingService(db, config.serverName, storage.notifier);
+  typing.onActivity = (userId) => presence.bumpActive(userId);
+  persister.hooks.push(typing);
   const issue9 = {
     reports: new ReportsService(db, config.serverName, roomHistory),
     serverNotices: new ServerNoticesService(db, config, accounts, serverRooms, log, accountData),
@@ -248,6 +260,8 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     moderation: new ModerationService(db, config, accounts),
     registrationTokens: new RegistrationTokensService(db),
     accountData,
+    typing,
+    presence,
     pushers: new PushersService(db, config.serverName, () => streamPositions.current),
     filters: new FiltersService(db, config.serverName),
     pushRules,
@@ -271,12 +285,15 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     mediaAdmin: new MediaAdminService(db, config.serverName, config.mediaStorePath, log),
   };
   services.clientIps.start();
+  presence.start();
   services.receipts.listeners.push((userIds) => pusherQueue.onReceipts(userIds));
   pusherQueue.start();
   await tasks.start();
   const close = async () => {
     // Running tasks stop after their current step and resume on the next start.
     await tasks.stop();
+    typing.close();
+    await presence.close();
     // Pending client IPs are written before the database goes away.
     await services.clientIps.close();
     await pusherQueue.stop();

@@ -21,6 +21,9 @@ import { userSessionRoutes } from './admin/user-sessions.js';
 import { adminUserRoutes } from './admin/users.js';
 import { crossSigningAdminRoutes } from './admin/cross-signing.js';
 import { accountDataRoutes } from './client/account-data.js';
+import { presenceRoutes } from './client/presence.js';
+import { tagRoutes } from './client/tags.js';
+import { typingRoutes } from './client/typing.js';
 import { accountRoutes } from './client/account.js';
 import { capabilitiesRoutes } from './client/capabilities.js';
 import { deviceRoutes } from './client/devices.js';
@@ -57,6 +60,9 @@ export const clientRoutes = (ctx: Context): RouteDef[] => [
   ...profileRoutes(ctx),
   ...capabilitiesRoutes(ctx),
   ...accountDataRoutes(ctx),
+  ...tagRoutes(ctx),
+  ...typingRoutes(ctx),
+  ...presenceRoutes(ctx),
   ...pusherRoutes(ctx),
   ...filterRoutes(ctx),
   ...pushRuleRoutes(ctx),

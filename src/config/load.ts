@@ -189,6 +189,7 @@ export function normalizeConfig(input: Record<string, unknown>, configPaths: str
     },
     accountValidity: accountValidityOf(raw),
     serverNotices: serverNoticesOf(raw),
+    presence: presenceOf(raw),
     push: {
       enabled: raw.push?.enabled ?? true,
       includeContent: raw.push?.include_content ?? true,
@@ -209,6 +210,12 @@ function accountValidityOf(raw: RawConfig): Config['accountValidity'] {
     periodMs: av.period === undefined ? null : parseDuration(av.period, 'account_validity/period'),
     renewAtMs: av.renew_at === undefined ? null : parseDuration(av.renew_at, 'account_validity/renew_at'),
   };
+}
+
+/** Synapse's reading: `presence.enabled`, else `use_presence`, else true; 'untracked' is enabled but untracked. */
+function presenceOf(raw: RawConfig): Config['presence'] {
+  const enabled = raw.presence?.enabled ?? raw.use_presence ?? true;
+  return { enabled: enabled !== false, tracked: enabled === true };
 }
 
 function serverNoticesOf(raw: RawConfig): Config['serverNotices'] {

@@ -66,6 +66,9 @@ const ServerNotices = Type.Object({
 });
 
 export const ConfigSchema = Type.Object({
+  // Presence (docs/presence-typing.md): `presence.enabled` true | false | 'untracked', legacy `use_presence`.
+  presence: Type.Optional(Type.Union([Type.Object({ enabled: Type.Optional(Type.Union([Type.Boolean(), Type.Literal('untracked')])) }), Type.Null()])),
+  use_presence: Type.Optional(Type.Boolean()),
   server_notices: Type.Optional(Type.Union([ServerNotices, Type.Null()])),
   // Push (docs/notifications.md): Synapse's `push` section and `start_pushers`.
   push: Type.Optional(
@@ -285,6 +288,12 @@ export interface Config {
    * true; false: this process delivers nothing, the queue is kept in `pushers.last_stream_ordering`).
    */
   push: { enabled: boolean; includeContent: boolean; groupUnreadCountByRoom: boolean; startPushers: boolean };
+  /**
+   * `presence.enabled` (legacy `use_presence`; default true): `enabled` false turns presence off
+   * (PUT accepted and ignored, GET answers offline, /sync shows none); `tracked` false
+   * ('untracked') keeps the API but /sync activity and timeouts no longer change anyone's presence.
+   */
+  presence: { enabled: boolean; tracked: boolean };
   /** Absolute path of Synapse's `log_config` file, or null (log to stdout). */
   logConfig: string | null;
   /** The file(s) the config came from; relative paths resolve against the first one's folder. */
