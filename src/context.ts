@@ -284,6 +284,9 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     roomInitialSync: new RoomInitialSyncService(db, roomHistory),
     mediaAdmin: new MediaAdminService(db, config.serverName, config.mediaStorePath, log),
   };
+  // Room deletion and history purges may take the room's media with them (axon_delete_media).
+  services.roomDeletion.mediaHook = services.mediaAdmin;
+  services.purgeHistory.mediaHook = services.mediaAdmin;
   services.clientIps.start();
   presence.start();
   services.receipts.listeners.push((userIds) => pusherQueue.onReceipts(userIds));

@@ -489,4 +489,90 @@ describe('Admin API: media', () => {
       if (error) expect(r.body.error).toBe(error);
     }
   });
+  it('Axon: GET /v1/axon/media/unreferenced lists local media no event, profile or room avatar references', async () => {
+    const ivan = await s.registerUser('ivan');
+    for (const id of ['unrefFree1', 'unrefInRoom', 'unrefThumb', 'unrefAvatar', 'unrefRoomAv', 'unrefRedact']) await addMedia({ id, user: ivan.userId, sha: null, created: T0 + 500 * DAY });
+    const roomId = await createRoom(ivan);
+    await send(ivan, roomId, image('mxc://localhost/unrefInRoom', 'mxc://localhost/unrefThumb'));
+    ok(await s.request('PUT', `${V3}/profile/${enc(ivan.userId)}/avatar_url`, { token: ivan.accessToken, body: { avatar_url: 'mxc://localhost/unrefAvatar' } }));
+    ok(await s.request('PUT', `${V3}/rooms/${enc(roomId)}/state/m.room.avatar`, { token: ivan.accessToken, body: { url: 'mxc://localhost/unrefRoomAv' } }));
+    const redacted = await send(ivan, roomId, image('mxc://localhost/unrefRedact'));
+    ok(await s.request('PUT', `${V3}/rooms/${enc(roomId)}/redact/${enc(redacted)}/t${++txn}`, { token: ivan.accessToken, body: {} }));
+
+    const all = ok(await get('/v1/axon/media/unreferenced?limit=1000'));
+    const ids = (all.media as any[]).map((m) => m.media_id);
+    expect(ids).toContain('unrefFree1');
+    expect(ids).toContain('unrefRedact');
+    for (const id of ['unrefInRoom', 'unrefThumb', 'unrefAvatar', 'unrefRoomAv']) expect(ids, id).not.toContain(id);
+    expect(all.total).toBe(ids.length);
+    expect(all.media.find((m: any) => m.media_id === 'unrefFree1')).toMatchObject({ user_id: ivan.userId, media_type: 'image/png', media_length: 10 });
+    const page = ok(await get('/v1/axon/media/unreferenced?limit=1'));
+    expect(page).toMatchObject({ total: all.total, next_token: 1 });
+    expect(page.media.map((m: any) => m.media_id)).toEqual([ids[0]]);
+    expect((await get('/v1/axon/media/unreferenced?limit=-1')).status).toBe(400);
+  });
+
+  it('Axon: room deletion with axon_delete_media takes the media only that room referenced (files too)', async () => {
+    const judy = await s.registerUser('judy');
+    const doomed = await createRoom(judy);
+    const other = await createRoom(judy);
+    for (const id of ['roomDelOnly', 'roomDelThmb', 'roomDelShrd', 'roomDelSafe', 'roomKeepAll']) await addMedia({ id, user: judy.userId, sha: null });
+    await send(judy, doomed, image('mxc://localhost/roomDelOnly', 'mxc://localhost/roomDelThmb'));
+    await send(judy, doomed, image('mxc://localhost/roomDelShrd'));
+    await send(judy, doomed, image('mxc://localhost/roomDelSafe'));
+    await send(judy, other, image('mxc://localhost/roomDelShrd'));
+    ok(await post('/v1/media/protect/roomDelSafe'));
+    const keepRoom = await createRoom(judy);
+    await send(judy, keepRoom, image('mxc://localhost/roomKeepAll'));
+
+    const waitDeleted = async (deleteId: string) => {
+      for (let i = 0; i < 500; i++) {
+        const st = ok(await get(`/v2/rooms/delete_status/${deleteId}`));
+        if (st.status === 'complete' || st.status === 'failed') return st;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      throw new Error('deletion did not finish');
+    };
+    // Without the option (Synapse's behaviour) the media stays.
+    const plain = ok(await s.request('DELETE', `${ADMIN}/v2/rooms/${enc(keepRoom)}`, { token: admin.accessToken, body: {} }));
+    const plainStatus = await waitDeleted(plain.delete_id);
+    expect(plainStatus.status).toBe('complete');
+    expect(plainStatus.axon_deleted_media).toBeUndefined();
+    expect(onDisk('roomKeepAll')).toBe(true);
+
+    const bad = await s.request('DELETE', `${ADMIN}/v2/rooms/${enc(doomed)}`, { token: admin.accessToken, body: { axon_delete_media: 'yes' } });
+    expect(bad.status).toBe(400);
+    const res = ok(await s.request('DELETE', `${ADMIN}/v2/rooms/${enc(doomed)}`, { token: admin.accessToken, body: { axon_delete_media: true } }));
+    const st = await waitDeleted(res.delete_id);
+    expect(st.status).toBe('complete');
+    expect([...st.axon_deleted_media].sort()).toEqual(['roomDelOnly', 'roomDelThmb']);
+    for (const id of ['roomDelOnly', 'roomDelThmb']) {
+      expect(onDisk(id), id).toBe(false);
+      expect(await rowsOf(id)).toBe(0);
+    }
+    for (const id of ['roomDelShrd', 'roomDelSafe']) expect(onDisk(id), id).toBe(true);
+  });
+
+  it('Axon: purge_history with axon_delete_media takes the media only the purged events referenced', async () => {
+    const kim = await s.registerUser('kim');
+    const roomId = await createRoom(kim);
+    for (const id of ['histOld001', 'histOld002', 'histLater1']) await addMedia({ id, user: kim.userId, sha: null });
+    await send(kim, roomId, image('mxc://localhost/histOld001'));
+    await send(kim, roomId, image('mxc://localhost/histOld002'));
+    await send(kim, roomId, image('mxc://localhost/histOld002'));
+    const point = await send(kim, roomId, { msgtype: 'm.text', body: 'point' });
+    await send(kim, roomId, image('mxc://localhost/histLater1'));
+    const res = ok(await s.request('POST', `${ADMIN}/v1/purge_history/${enc(roomId)}/${enc(point)}`, { token: admin.accessToken, body: { delete_local_events: true, axon_delete_media: true } }));
+    let st: any;
+    for (let i = 0; i < 500; i++) {
+      st = ok(await get(`/v1/purge_history_status/${res.purge_id}`));
+      if (st.status !== 'active') break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(st.status).toBe('complete');
+    expect([...st.axon_deleted_media].sort()).toEqual(['histOld001', 'histOld002']);
+    expect(onDisk('histOld001')).toBe(false);
+    expect(onDisk('histLater1')).toBe(true);
+    expect(ok(await get(`/v1/room/${enc(roomId)}/media`)).local).toEqual(['mxc://localhost/histLater1']);
+  });
 });

@@ -20,11 +20,15 @@ export const deleteRoomBody = Type.Object({
   block: Type.Optional(bool),
   purge: Type.Optional(bool),
   force_purge: Type.Optional(bool),
+  /** Axon: delete the local media only this room referenced. */
+  axon_delete_media: Type.Optional(bool),
 });
 export const purgeHistoryBody = Type.Object({
   delete_local_events: Type.Optional(bool),
   purge_up_to_event_id: Type.Optional(str),
   purge_up_to_ts: Type.Optional(Type.Integer()),
+  /** Axon: delete the local media only the purged events referenced. */
+  axon_delete_media: Type.Optional(bool),
 });
 export const redactUserBody = Type.Object({
   rooms: Type.Array(str),

@@ -11,6 +11,17 @@ export function checkRoomId(roomId: string): void {
   if (!roomId.startsWith('!') || roomId.indexOf(':') < 2) throw invalidParam(`${roomId} is not a legal room ID`);
 }
 
+/**
+ * Media that goes with a deleted room or purged history (the option `axon_delete_media`, beyond
+ * Synapse): the local media its events reference is read before they go, and afterwards whatever
+ * of it nothing references any more is deleted (implemented by MediaAdminService).
+ */
+export interface RoomMediaHook {
+  localMediaOfRoom(roomId: string): Promise<string[]>;
+  localMediaOfEvents(eventIds: readonly string[]): Promise<string[]>;
+  deleteUnreferenced(mediaIds: readonly string[]): Promise<string[]>;
+}
+
 /** Events per step: each step is one short transaction of about a dozen statements. */
 export const EVENTS_PER_STEP = 500;
 const GROUPS_PER_STEP = 100;
@@ -49,6 +60,8 @@ interface HistoryParams {
   /** Events strictly below this depth may go. */
   before_topological: number;
   delete_local_events: boolean;
+  /** Axon: delete the local media only the purged events referenced. */
+  axon_delete_media?: boolean;
 }
 
 interface HistoryProgress extends Record<string, unknown> {
@@ -56,6 +69,9 @@ interface HistoryProgress extends Record<string, unknown> {
   after: { topo: number; stream: number } | null;
   purged_events: number;
   phase: 'events' | 'state_groups';
+  /** Axon: local media the purged events referenced (with `axon_delete_media`). */
+  axon_media?: string[];
+  axon_deleted_media?: string[];
 }
 
 export interface PurgeStatusView {
@@ -63,6 +79,8 @@ export interface PurgeStatusView {
   error?: string;
   /** Axon: events removed so far. */
   purged_events: number;
+  /** Axon: media deleted with the history (with `axon_delete_media`), once done. */
+  axon_deleted_media?: string[];
 }
 
 /**
@@ -73,6 +91,9 @@ export interface PurgeStatusView {
  * removed with them.
  */
 export class PurgeHistoryService {
+  /** Set by the composition root when media administration is built. */
+  mediaHook?: RoomMediaHook;
+
   constructor(
     private readonly db: Db,
     private readonly serverName: string,
@@ -107,6 +128,10 @@ export class PurgeHistoryService {
       throw badJson('must specify purge_up_to_event_id or purge_up_to_ts');
     }
     const params: HistoryParams = { room_id: roomId, before_topological: depth, delete_local_events: deleteLocal };
+    if (body.axon_delete_media !== undefined) {
+      if (typeof body.axon_delete_media !== 'boolean') throw badJson('axon_delete_media must be a boolean');
+      params.axon_delete_media = body.axon_delete_media;
+    }
     const task = await this.tasks.schedule(PURGE_HISTORY_ACTION, roomId, { ...params });
     return task.id;
   }
@@ -114,8 +139,9 @@ export class PurgeHistoryService {
   async status(purgeId: string): Promise<PurgeStatusView> {
     const task = await this.tasks.get(purgeId);
     if (!task || task.action !== PURGE_HISTORY_ACTION) throw notFound(`purge id '${purgeId}' not found`);
-    const purged = Number((task.result as Partial<HistoryProgress> | null)?.purged_events ?? 0);
-    if (task.status === 'complete') return { status: 'complete', purged_events: purged };
+    const result = task.result as Partial<HistoryProgress> | null;
+    const purged = Number(result?.purged_events ?? 0);
+    if (task.status === 'complete') return result?.axon_deleted_media ? { status: 'complete', purged_events: purged, axon_deleted_media: result.axon_deleted_media } : { status: 'complete', purged_events: purged };
     if (task.status === 'failed' || task.status === 'cancelled') return { status: 'failed', error: task.error ?? 'Unknown error', purged_events: purged };
     return { status: 'active', purged_events: purged };
   }
@@ -136,6 +162,11 @@ export class PurgeHistoryService {
         const doomed = candidates
           .filter((c) => !c.isState && !extremities.has(c.eventId))
           .filter((c) => params.delete_local_events || !(c.sender ?? '').endsWith(localSuffix));
+        const media = params.axon_delete_media ? this.mediaHook : undefined;
+        if (media && doomed.length) {
+          const ids = await media.localMediaOfEvents(doomed.map((c) => c.eventId));
+          p.axon_media = [...new Set([...(p.axon_media ?? []), ...ids])];
+        }
         await purge.deleteHistoryEvents(this.db, roomId, doomed, present);
         const last = candidates.at(-1)!;
         p.after = { topo: last.topologicalOrdering, stream: last.streamOrdering };
@@ -149,6 +180,7 @@ export class PurgeHistoryService {
       await ctl.checkpoint();
       if ((await purge.purgeUnreferencedStateGroups(this.db, roomId, GROUPS_PER_STEP)) === 0) break;
     }
+    if (params.axon_delete_media && this.mediaHook && p.axon_media?.length) p.axon_deleted_media = await this.mediaHook.deleteUnreferenced(p.axon_media);
     return p;
   }
 }

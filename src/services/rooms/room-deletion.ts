@@ -7,7 +7,7 @@ import { blockRoom, hasLocalJoinedMembers } from '../../storage/stores/room-purg
 import type { Requester } from '../auth.js';
 import type { Task, TaskControl, TaskScheduler } from '../tasks.js';
 import type { Draft, EventCreator } from './event-creator.js';
-import { checkRoomId, purgeWholeRoom } from './purge.js';
+import { checkRoomId, purgeWholeRoom, type RoomMediaHook } from './purge.js';
 import { StaleRoom } from './room-actor.js';
 import type { RoomsService } from './rooms.js';
 
@@ -28,6 +28,8 @@ export interface DeleteRoomParams {
   block: boolean;
   purge: boolean;
   force_purge: boolean;
+  /** Axon: delete the local media only this room's events referenced, with the purge. */
+  axon_delete_media?: boolean;
 }
 
 export interface ShutdownResult {
@@ -44,6 +46,10 @@ export interface DeletionProgress extends Record<string, unknown> {
   phase: 'shutting_down' | 'purging' | 'done';
   message_sent?: boolean;
   purged_events: number;
+  /** Axon (`axon_delete_media`): local media the room's events referenced, read before the purge. */
+  axon_media?: string[];
+  /** Axon: what of it was deleted (nothing else referenced it). */
+  axon_deleted_media?: string[];
 }
 
 /** The status of a deletion as Synapse documents it (never its task statuses). */
@@ -56,6 +62,8 @@ export interface DeleteStatusView {
   shutdown_room: ShutdownResult;
   /** Axon: how many events the purge has removed so far. */
   purged_events: number;
+  /** Axon: media deleted with the room (`axon_delete_media`). */
+  axon_deleted_media?: string[];
 }
 
 const emptyShutdown = (): ShutdownResult => ({ kicked_users: [], failed_to_kick_users: [], local_aliases: [], new_room_id: null });
@@ -79,6 +87,8 @@ const inlineControl = (task: Task): TaskControl => ({
 export class RoomDeletionService {
   /** One deletion per room at a time: a second v1 call waits behind the first (Synapse). */
   private readonly locks = new Map<string, Promise<unknown>>();
+  /** Set by the composition root when media administration is built. */
+  mediaHook?: RoomMediaHook;
 
   constructor(
     private readonly db: Db,
@@ -118,7 +128,7 @@ export class RoomDeletionService {
         throw badRequest(`User must be our own: ${newRoomUserId}`);
       }
     }
-    return {
+    const params: DeleteRoomParams = {
       requester_user_id: requester.userId,
       new_room_user_id: newRoomUserId,
       room_name: str('room_name', DEFAULT_ROOM_NAME),
@@ -127,6 +137,8 @@ export class RoomDeletionService {
       purge,
       force_purge: forcePurge,
     };
+    if (bool('axon_delete_media', false)) params.axon_delete_media = true;
+    return params;
   }
 
   /** DELETE /_synapse/admin/v1/rooms/{roomId}: the whole deletion before answering. */
@@ -167,13 +179,15 @@ export class RoomDeletionService {
     if (t.status === 'complete') status = 'complete';
     else if (t.status === 'failed' || t.status === 'cancelled') status = 'failed';
     else status = progress?.phase === 'purging' ? 'purging' : 'shutting_down';
-    return {
+    const view: DeleteStatusView = {
       delete_id: t.id,
       room_id: t.resourceId ?? '',
       status,
       shutdown_room: progress?.shutdown_room ?? emptyShutdown(),
       purged_events: progress?.purged_events ?? 0,
     };
+    if (progress?.axon_deleted_media) view.axon_deleted_media = progress.axon_deleted_media;
+    return view;
   }
 
   private async runLocked<T>(roomId: string, fn: () => Promise<T>): Promise<T> {
@@ -234,11 +248,17 @@ export class RoomDeletionService {
 
   private async purge(ctl: TaskControl, roomId: string, p: DeletionProgress): Promise<void> {
     this.creator.actors.forget(roomId);
+    const media = (ctl.task.params as unknown as DeleteRoomParams).axon_delete_media ? this.mediaHook : undefined;
+    if (media && !p.axon_media) {
+      p.axon_media = await media.localMediaOfRoom(roomId);
+      await ctl.progress(p, true);
+    }
     await purgeWholeRoom(this.db, roomId, ctl, (events) => {
       p.purged_events += events;
       return ctl.progress(p);
     });
     this.creator.actors.forget(roomId);
+    if (media && p.axon_media?.length) p.axon_deleted_media = await media.deleteUnreferenced(p.axon_media);
   }
 
   private async shutdown(ctl: TaskControl, roomId: string, params: DeleteRoomParams, p: DeletionProgress): Promise<void> {
