@@ -200,12 +200,14 @@ export class NotificationsService {
    * (no per-thread map). Every room of `roomIds` is in the answer (zeros when nothing is unread).
    */
   async unreadCountsForSync(userId: string, roomIds: readonly string[], threaded: boolean): Promise<Map<string, RoomNotifCounts>> {
-    const thresholds = await this.readThresholds(userId, roomIds);
+    const [thresholds, joinedAt] = await Promise.all([this.readThresholds(userId, roomIds), store.membershipOrderings(this.db, userId, roomIds)]);
     // One range per room after its unthreaded receipt, and one per thread whose own receipt is later.
+    // Without a receipt, counting starts at the user's membership event (Synapse's fallback): what
+    // came before they joined (their invite included) is not unread.
     const ranges: store.CountRange[] = [];
     for (const roomId of roomIds) {
       const t = thresholds.get(roomId);
-      const base = t?.unthreaded ?? 0;
+      const base = Math.max(t?.unthreaded ?? 0, joinedAt.get(roomId) ?? 0);
       ranges.push({ roomId, after: base });
       if (t) for (const [threadId, at] of t.threads) if (at > base) ranges.push({ roomId, after: at, threadId });
     }

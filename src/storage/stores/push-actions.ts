@@ -88,6 +88,21 @@ export async function countRanges(db: Db, userId: string, ranges: readonly Count
   return out;
 }
 
+/** The stream ordering of the user's current membership event in each room (where counting starts without a receipt). */
+export async function membershipOrderings(db: Db, userId: string, roomIds: readonly string[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (let i = 0; i < roomIds.length; i += 500) {
+    const rows = await db
+      .selectFrom('local_current_membership')
+      .select(['room_id', 'event_stream_ordering'])
+      .where('user_id', '=', userId)
+      .where('room_id', 'in', roomIds.slice(i, i + 500))
+      .execute();
+    for (const r of rows) if (r.event_stream_ordering !== null) out.set(r.room_id, Number(r.event_stream_ordering));
+  }
+  return out;
+}
+
 /** Deletes a room's rows (room deletion and purges). */
 export async function deleteRoomPushActions(db: Db, roomId: string, beforeStream?: number): Promise<void> {
   let q = db.deleteFrom('event_push_actions').where('room_id', '=', roomId);
