@@ -129,19 +129,18 @@ export class AccountDataService {
     const [global, byRoom, tagRooms] = await Promise.all([
       store.globalChanged(this.db, userId, from, to),
       store.roomChanged(this.db, userId, from, to),
-      from > 0 ? store.tagRoomsChanged(this.db, userId, from, to) : Promise.resolve(null),
+      store.tagRoomsChanged(this.db, userId, from, to),
     ]);
-    // Tags: on an initial sync every room that has some; otherwise every room whose tags changed.
+    // Tags: every room whose tags changed in range, with its whole tag set; on an initial sync
+    // (from = 0) only rooms that still have some.
     const tags = new Map<string, Record<string, unknown>>();
-    if (tagRooms === null || tagRooms.length > 0) {
-      if (tagRooms !== null) for (const r of tagRooms) tags.set(r, {});
-      const rows = await store.tagsOf(this.db, userId);
-      for (const row of rows) {
-        const t = tags.get(row.room_id) ?? (tagRooms === null ? {} : undefined);
-        if (t === undefined) continue;
-        t[row.tag] = parseObject(row.content);
-        tags.set(row.room_id, t);
+    if (tagRooms.length > 0) {
+      for (const r of tagRooms) tags.set(r, {});
+      for (const row of await store.tagsOf(this.db, userId)) {
+        const t = tags.get(row.room_id);
+        if (t) t[row.tag] = parseObject(row.content);
       }
+      if (from <= 0) for (const [r, t] of tags) if (Object.keys(t).length === 0) tags.delete(r);
     }
     for (const row of byRoom) {
       // m.tag comes from room_tags (Synapse keeps tags apart from room account data).

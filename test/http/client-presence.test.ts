@@ -1,10 +1,18 @@
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IDLE_TIMER_MS, LAST_ACTIVE_GRANULARITY_MS, PresenceService, SYNC_ONLINE_TIMEOUT_MS } from '../../src/services/presence.js';
 import { querySql, startServer, type TestServer, type TestUser } from '../harness/server.js';
 import { specErrors } from '../harness/spec-schema.js';
 
 const V3 = '/_matrix/client/v3';
+/** Synapse's presence timers. */
+const IDLE_TIMER_MS = 5 * 60_000;
+const SYNC_ONLINE_TIMEOUT_MS = 30_000;
+const LAST_ACTIVE_GRANULARITY_MS = 60_000;
+
+type Presence = TestServer['ctx']['services']['presence'];
+/** A second presence service on the server's database with its own clock (the class, reached through the running one). */
+const openPresence = (s: TestServer, now: () => number): Promise<Presence> =>
+  (s.ctx.services.presence.constructor as unknown as { open(...a: unknown[]): Promise<Presence> }).open(s.ctx.storage.db, { enabled: true, tracked: true }, pino({ level: 'silent' }), now);
 const enc = encodeURIComponent;
 const path = (userId: string) => `${V3}/presence/${enc(userId)}/status`;
 
@@ -153,7 +161,7 @@ describe('Presence', () => {
   it('timeouts: idle online → unavailable after 5 min, no sync for 30 s → offline, currently_active drops after a minute; activity batched', async () => {
     // A second service on the same database with its own clock (it also times out the users above).
     let now = Date.now();
-    const p = await PresenceService.open(s.ctx.storage.db, { enabled: true, tracked: true }, pino({ level: 'silent' }), () => now);
+    const p = await openPresence(s, () => now);
     const frank = await s.registerUser('frank');
     const state = async () => (await p.presenceForSync(frank.userId, 0, p.position)).find((e) => e.sender === frank.userId)?.content;
     const row = async () => (await querySql<Record<string, unknown>>(s, `SELECT * FROM presence_stream WHERE user_id = '${frank.userId}'`))[0]!;
@@ -195,7 +203,7 @@ describe('Presence', () => {
     let now = Date.now();
     const gina = await s.registerUser('gina');
     await put(gina, { presence: 'online' });
-    const p = await PresenceService.open(s.ctx.storage.db, { enabled: true, tracked: true }, pino({ level: 'silent' }), () => now);
+    const p = await openPresence(s, () => now);
     expect(p.position).toBeGreaterThanOrEqual(svc().position);
     now += SYNC_ONLINE_TIMEOUT_MS + 1_000;
     await p.sweep();
