@@ -44,10 +44,14 @@ import { OpenIdService } from './services/openid.js';
 import { TurnService } from './services/turn.js';
 import { RoomInitialSyncService } from './services/room-initial-sync.js';
 import { EventCreator } from './services/rooms/event-creator.js';
-import { Persister } from './services/rooms/persister.js';
+import { Persister, ROOM_EVENTS_TOPIC } from './services/rooms/persister.js';
 import { RoomActors, StateGroupIds } from './services/rooms/room-actor.js';
 import { RoomHistoryService } from './services/rooms/history.js';
 import { RoomsService } from './services/rooms/rooms.js';
+import { RoomSections } from './services/sync/room-sections.js';
+import { SyncService, type SyncSources } from './services/sync/sync.js';
+import { SyncWaiters } from './services/sync/waiters.js';
+import { joinedRoomsOf } from './storage/stores/sync.js';
 import { RoomDirectoryService } from './services/rooms/directory.js';
 import { RoomUpgradeService } from './services/rooms/upgrade.js';
 import { MembershipEffects } from './services/rooms/membership-effects.js';
@@ -138,6 +142,8 @@ export interface Services {
   turn: TurnService;
   /** The legacy GET /rooms/{roomId}/initialSync. */
   roomInitialSync: RoomInitialSyncService;
+  /** GET /sync: initial, incremental and long-polling syncs (docs/sync.md). */
+  sync: SyncService;
 }
 
 /** The composition root: configuration, logger, storage and the services built on them. */
@@ -239,8 +245,27 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   rooms.isBlocked = (roomId) => adminRooms.isBlocked(roomId);
   // Tasks: room deletions, history purges and user redactions (started below: interrupted ones resume).
   const tasks = new TaskScheduler(db, log);
+  const filters = new FiltersService(db, config.serverName);
+  // What /sync reads from the services below (filled in once they are built).
+  const syncSources: SyncSources = {};
+  const sync = new SyncService({
+    db,
+    roomPositions: streamPositions,
+    sections: new RoomSections(db, actors, roomHistory),
+    waiters: new SyncWaiters(storage.notifier, {
+      roomEventsTopic: ROOM_EVENTS_TOPIC,
+      roomEventsVisible: () => streamPositions.reached(streamPositions.allocated),
+      roomsOf: (userId) => joinedRoomsOf(db, userId),
+    }),
+    filters,
+    pushRules,
+    e2eKeys: e2e.e2eKeys,
+    toDevice: e2e.toDevice,
+    sources: syncSources,
+  });
   const services: Services = {
     tasks,
+    sync,
     roomDeletion: new RoomDeletionService(db, config.serverName, eventCreator, serverRooms, tasks, log),
     purgeHistory: new PurgeHistoryService(db, config.serverName, actors, tasks),
     userRedaction: new UserRedactionService(db, config.serverName, eventCreator, tasks),
@@ -263,7 +288,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     typing,
     presence,
     pushers: new PushersService(db, config.serverName, () => streamPositions.current),
-    filters: new FiltersService(db, config.serverName),
+    filters,
     pushRules,
     notifications,
     pusherQueue,
@@ -287,6 +312,13 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   // Room deletion and history purges may take the room's media with them (axon_delete_media).
   services.roomDeletion.mediaHook = services.mediaAdmin;
   services.purgeHistory.mediaHook = services.mediaAdmin;
+  Object.assign(syncSources, {
+    typing,
+    presence,
+    accountData,
+    receipts: services.receipts,
+    unreadCounts: (userId, roomIds, threaded) => notifications.unreadCountsForSync(userId, roomIds, threaded),
+  } satisfies SyncSources);
   services.clientIps.start();
   presence.start();
   services.receipts.listeners.push((userIds) => pusherQueue.onReceipts(userIds));

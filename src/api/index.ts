@@ -32,6 +32,7 @@ import { notificationRoutes } from './client/notifications.js';
 import { pushRuleRoutes } from './client/push-rules.js';
 import { keysRoutes } from './client/keys.js';
 import { loginRoutes } from './client/login.js';
+import { syncRoutes } from './client/sync.js';
 import { profileRoutes } from './client/profile.js';
 import { pusherRoutes } from './client/pushers.js';
 import { receiptRoutes } from './client/receipts.js';
@@ -74,6 +75,7 @@ export const clientRoutes = (ctx: Context): RouteDef[] => [
   ...keysRoutes(ctx),
   ...roomKeysRoutes(ctx),
   ...toDeviceRoutes(ctx),
+  ...syncRoutes(ctx),
   ...reportRoutes(ctx),
   ...userDirectoryRoutes(ctx),
   ...miscClientRoutes(ctx),

@@ -74,6 +74,11 @@ export function buildApp(ctx: Context, opts: AppOptions = {}): FastifyInstance {
     done();
   });
   app.addHook('onRequest', authHook(ctx.services.auth, ctx.services.clientIps));
+  // Held /sync long-polls answer at once on shutdown instead of holding the close until they time out.
+  app.addHook('preClose', (done) => {
+    ctx.services.sync.wakeAll();
+    done();
+  });
 
   // Pre-flight requests on any path: 204 with the CORS headers, no auth.
   app.options('*', { config: { auth: 'none' } }, async (_req, reply) => reply.code(204).send());

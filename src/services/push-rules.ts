@@ -85,6 +85,7 @@ export class PushRulesService {
   ) {
     notifier.subscribe([PUSH_RULES_TOPIC], (n) => {
       this.generation++;
+      this.position = undefined;
       if (n.keys === '*') this.cache.clear();
       else for (const k of n.keys) this.cache.delete(k);
     });
@@ -254,6 +255,17 @@ export class PushRulesService {
       await store.appendStream(tx, { userId, ruleId: namespaced, op, eventStreamOrdering: this.eventPosition() });
       announce(tx, PUSH_RULES_TOPIC, [userId]);
     });
+  }
+
+  /** The push rules stream's position, read again after every change (each /sync asks for it). */
+  private position: number | undefined;
+
+  async streamPosition(): Promise<number> {
+    if (this.position !== undefined) return this.position;
+    const generation = this.generation;
+    const position = await store.streamPosition(this.db);
+    if (generation === this.generation) this.position = position;
+    return position;
   }
 
   /** The push rules stream's position and the users whose rules changed after `since` (for /sync). */

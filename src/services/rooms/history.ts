@@ -470,6 +470,11 @@ export class RoomHistoryService {
   // -------------------------------------------------------------------------------------------
   // Client format with bundled aggregations.
 
+  /** Client-format events with bundled aggregations, as every read path serves them (/sync too). */
+  clientEvents(stored: readonly StoredEvent[], actor: RoomActor, requester: Requester, view: UserRoomView): Promise<ClientEvent[]> {
+    return this.serialize(stored, actor, requester, view);
+  }
+
   /**
    * Client-format events with the aggregations Element reads in `unsigned["m.relations"]`:
    * `m.thread` (latest reply, count, current_user_participated) for thread roots and `m.replace`

@@ -29,6 +29,8 @@ export interface PersistHook {
 
 /** The topic announced after commit, keyed by room ID (sync and caches listen). */
 export const ROOM_EVENTS_TOPIC = 'room_events';
+/** Announced with the local users whose membership the committed events changed. */
+export const ROOM_MEMBERS_TOPIC = 'room_members';
 
 /**
  * Group commit. Events from every room queue here; one loop writes whatever has queued since the
@@ -130,6 +132,9 @@ export class Persister {
       await writeEvents(tx, writes);
       for (const h of this.hooks) await h.write(tx, writes);
       announce(tx, ROOM_EVENTS_TOPIC, [...new Set(writes.map((w) => w.roomId))]);
+      // A local user's new membership concerns them before they are in the room (an invite, say).
+      const members = [...new Set(writes.flatMap((w) => (w.member?.local ? [w.member.userId] : [])))];
+      if (members.length > 0) announce(tx, ROOM_MEMBERS_TOPIC, members);
     });
   }
 

@@ -22,6 +22,11 @@ export class StreamPositions {
     return this.published;
   }
 
+  /** The highest position handed out (committed or not). */
+  get allocated(): number {
+    return this.last;
+  }
+
   /** The next `count` positions, in order. */
   allocate(count: number): number[] {
     const out: number[] = [];

@@ -104,6 +104,8 @@ const ROOM_KEYED: ReadonlyArray<{ table: string; key: string }> = [
   { table: 'room_account_data', key: 'user_id' },
   { table: 'event_push_actions', key: 'stream_ordering' },
   { table: 'event_push_summary', key: 'user_id' },
+  { table: 'receipts_linearized', key: 'user_id' },
+  { table: 'receipts_graph', key: 'user_id' },
   { table: 'state_groups', key: 'id' },
 ];
 
