@@ -224,4 +224,25 @@ describe('Pusher queue: HTTP pushers get what they are owed', () => {
       await g2.close();
     }
   });
+  it('push.enabled: false evaluates no push rules: no push actions, no counts, nothing pushed (as Synapse)', async () => {
+    const g3 = new Gateway();
+    await g3.start();
+    const s3 = await startServer({ push: { enabled: false } });
+    try {
+      const a = await s3.registerUser('alice');
+      const b = await s3.registerUser('bob');
+      const room = (await s3.request('POST', `${V3}/createRoom`, { token: a.accessToken, body: { preset: 'private_chat', invite: [b.userId] } })).body.room_id as string;
+      expect((await s3.request('POST', `${V3}/join/${enc(room)}`, { token: b.accessToken, body: {} })).status).toBe(200);
+      await setPusher(s3, b, g3.url, {}, 'pk-b3');
+      await send(s3, a, room, 'quiet');
+      await sleep(300);
+      expect(g3.received).toEqual([]);
+      expect(Number((await querySql<{ n: number | string }>(s3, 'SELECT count(*) AS n FROM event_push_actions'))[0]!.n)).toBe(0);
+      const sync = await s3.request('GET', `${V3}/sync`, { token: b.accessToken });
+      expect(sync.body.rooms.join[room].unread_notifications).toEqual({ notification_count: 0, highlight_count: 0 });
+    } finally {
+      await s3.close();
+      await g3.close();
+    }
+  });
 });

@@ -194,6 +194,64 @@ describe('Receipts, read markers and notification counts', () => {
     }
   });
 
+  it('through /sync: receipts as m.receipt ephemeral events (private ones only to their owner), counts, thread counts, the read marker, and a long-poll woken by a receipt', async () => {
+    const room = (await s.request('POST', `${V3}/createRoom`, { token: alice.accessToken, body: { preset: 'public_chat' } })).body.room_id as string;
+    expect((await s.request('POST', `${V3}/join/${enc(room)}`, { token: bob.accessToken, body: {} })).status).toBe(200);
+    const sync = async (u: TestUser, q: Record<string, string | number> = {}) => {
+      const res = await s.request('GET', `${V3}/sync?${new URLSearchParams(Object.entries(q).map(([k, v]) => [k, String(v)])).toString()}`, { token: u.accessToken });
+      expect(res.status, res.text).toBe(200);
+      expect(specErrors('client-server', '/sync', 'get', 200, res.body)).toEqual([]);
+      return res.body;
+    };
+    const receiptsIn = (body: any) => (body.rooms?.join?.[room]?.ephemeral?.events ?? []).filter((e: any) => e.type === 'm.receipt');
+    const m1 = await send(alice, { msgtype: 'm.text', body: 'sync one' }, room);
+    const m2 = await send(alice, { msgtype: 'm.text', body: 'sync two, Bobby' }, room);
+    const bob0 = await sync(bob);
+    expect(bob0.rooms.join[room].unread_notifications).toEqual({ notification_count: 2, highlight_count: 1 });
+    const alice0 = await sync(alice);
+
+    await ok(receipt(bob, 'm.read', m1, {}, room));
+    await ok(receipt(bob, 'm.read.private', m2, {}, room));
+    const alice1 = await sync(alice, { since: alice0.next_batch, timeout: 0 });
+    const forAlice = receiptsIn(alice1);
+    expect(forAlice).toHaveLength(1);
+    expect(forAlice[0].content[m1]['m.read'][bob.userId].ts).toEqual(expect.any(Number));
+    expect(JSON.stringify(alice1)).not.toContain('m.read.private');
+    const bob1 = await sync(bob, { since: bob0.next_batch, timeout: 0 });
+    expect(receiptsIn(bob1)[0].content[m2]['m.read.private'][bob.userId]).toBeDefined();
+    expect(bob1.rooms.join[room].unread_notifications).toEqual({ notification_count: 0, highlight_count: 0 });
+    // An initial sync shows the room's current receipts (others' private ones left out).
+    const aliceInitial = receiptsIn(await sync(alice));
+    expect(aliceInitial).toHaveLength(1);
+    expect(Object.keys(aliceInitial[0].content)).toEqual([m1]);
+
+    // Thread counts with unread_thread_notifications.
+    const root = await send(alice, { msgtype: 'm.text', body: 'sync root' }, room);
+    await send(alice, { msgtype: 'm.text', body: 'in thread', 'm.relates_to': { rel_type: 'm.thread', event_id: root } }, room);
+    const filter = JSON.stringify({ room: { timeline: { unread_thread_notifications: true } } });
+    const threaded = (await sync(bob, { filter })).rooms.join[room];
+    expect(threaded.unread_notifications).toEqual({ notification_count: 1, highlight_count: 0 });
+    expect(threaded.unread_thread_notifications).toEqual({ [root]: { notification_count: 1, highlight_count: 0 } });
+    const plain = (await sync(bob)).rooms.join[room];
+    expect(plain.unread_notifications).toEqual({ notification_count: 2, highlight_count: 0 });
+    expect(plain.unread_thread_notifications).toBeUndefined();
+
+    // The read marker reaches /sync as room account data.
+    await ok(s.request('POST', `${V3}/rooms/${enc(room)}/read_markers`, { token: bob.accessToken, body: { 'm.fully_read': root } }));
+    const ad = (await sync(bob)).rooms.join[room].account_data.events as Array<{ type: string; content: unknown }>;
+    expect(ad.find((e) => e.type === 'm.fully_read')?.content).toEqual({ event_id: root });
+
+    // A long-poll is answered by a receipt.
+    const since = (await sync(alice, { timeout: 0 })).next_batch as string;
+    const started = Date.now();
+    const poll = sync(alice, { since, timeout: 10_000 });
+    await new Promise((r) => setTimeout(r, 100));
+    await ok(receipt(bob, 'm.read', root, {}, room));
+    const woke = await poll;
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(receiptsIn(woke)[0].content[root]['m.read'][bob.userId]).toBeDefined();
+  });
+
   it('bad input: unknown type, unknown or foreign event, non-member, malformed IDs and bodies; never a 500', async () => {
     const m = await text(alice, 'for bad input');
     const foreign = await send(alice, { msgtype: 'm.text', body: 'elsewhere' }, otherRoom);
