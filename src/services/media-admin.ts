@@ -16,6 +16,8 @@ const YEAR_1970 = (name: string) =>
   invalidParam(`Query parameter ${name} you provided is from the year 1970. Double check that you are providing a timestamp in milliseconds.`);
 /** Events read per step of a room or server scan. */
 const SCAN_PAGE = 1000;
+/** The quarantine change feed's fixed page size (Synapse). */
+const QUARANTINE_PAGE = 100;
 /** Duplicates listed in a media info answer at most. */
 const MAX_DUPLICATES = 100;
 
@@ -270,6 +272,20 @@ export class MediaAdminService {
     // Synapse takes the path as it is: no parsing, an unknown user simply has no media.
     const ids = await store.localMediaOfUser(this.db, userId);
     return withTransaction(this.db, (tx) => store.setQuarantine(tx, { local: ids, remote: [] }, by));
+  }
+
+  /**
+   * GET /_synapse/admin/v1/media/quarantine_changes (Synapse 1.152): changes after `from`, 100 at
+   * a time; `next_batch` is the last change's position, or the current one when there is none.
+   */
+  async quarantineChanges(from: number): Promise<{ next_batch: number; changes: Array<{ origin: string; media_id: string; quarantined: boolean }> }> {
+    const current = await store.quarantineFeedPosition(this.db);
+    if (from > current) throw invalidParam(`Invalid 'from' token: ${from} is beyond the current position of the quarantine change stream (${current}). Use a next_batch value this server returned.`);
+    const rows = await store.quarantineChangesAfter(this.db, from, QUARANTINE_PAGE);
+    return {
+      next_batch: rows.length ? rows.at(-1)!.streamId : current,
+      changes: rows.map((r) => ({ origin: r.origin === '' ? this.serverName : r.origin, media_id: r.mediaId, quarantined: r.quarantined })),
+    };
   }
 
   async protect(mediaId: string, safe: boolean): Promise<void> {

@@ -41,6 +41,15 @@ export function lockingRows<Q extends { forUpdate(): Q }>(db: Kysely<any>, query
   return dialectOf(db) === 'postgres' ? query.forUpdate() : query;
 }
 
+/**
+ * Serialises the transactions that call it with the same key until they end (PostgreSQL's
+ * transaction-scoped advisory lock), e.g. to hand out positions of a stream in commit order.
+ * SQLite needs none: its writes run one transaction at a time.
+ */
+export async function lockForTransaction(db: Kysely<any>, key: number): Promise<void> {
+  if (dialectOf(db) === 'postgres') await sql`SELECT pg_advisory_xact_lock(${key})`.execute(db);
+}
+
 /** A writing statement (insert, update, delete) built but not yet run. */
 export interface Statement {
   execute(): Promise<unknown>;

@@ -575,4 +575,44 @@ describe('Admin API: media', () => {
     expect(onDisk('histLater1')).toBe(true);
     expect(ok(await get(`/v1/room/${enc(roomId)}/media`)).local).toEqual(['mxc://localhost/histLater1']);
   });
+  it('GET /v1/media/quarantine_changes: every (un)quarantined row in order, 100 a page, next_batch to poll with', async () => {
+    // Read to the end of what earlier tests logged.
+    let from = 0;
+    let seen = 0;
+    for (;;) {
+      const page = ok(await get(`/v1/media/quarantine_changes?from=${from}`));
+      expect(page.changes.length).toBeLessThanOrEqual(100);
+      seen += page.changes.length;
+      if (page.changes.length === 0) {
+        expect(page.next_batch).toBe(from);
+        break;
+      }
+      expect(page.next_batch).toBeGreaterThan(from);
+      from = page.next_batch;
+    }
+    expect(seen).toBeGreaterThan(0);
+    await addMedia({ id: 'feedLocal1', sha: 'feedhash' });
+    await addRemote('feed.example', 'feedRemot1', { sha: 'feedhash' });
+    ok(await post('/v1/media/quarantine/localhost/feedLocal1'));
+    const q = ok(await get(`/v1/media/quarantine_changes?from=${from}`));
+    expect(q.changes).toEqual([
+      { origin: 'localhost', media_id: 'feedLocal1', quarantined: true },
+      { origin: 'feed.example', media_id: 'feedRemot1', quarantined: true },
+    ]);
+    expect(q.next_batch).toBe(from + 2);
+    // Nothing changed, nothing logged.
+    ok(await post('/v1/media/quarantine/localhost/feedLocal1'));
+    expect(ok(await get(`/v1/media/quarantine_changes?from=${q.next_batch}`))).toEqual({ next_batch: q.next_batch, changes: [] });
+    ok(await post('/v1/media/unquarantine/feed.example/feedRemot1'));
+    const u = ok(await get(`/v1/media/quarantine_changes?from=${q.next_batch}`));
+    expect(u.changes.map((c: any) => [c.media_id, c.quarantined]).sort()).toEqual([
+      ['feedLocal1', false],
+      ['feedRemot1', false],
+    ]);
+    const beyond = await get(`/v1/media/quarantine_changes?from=${u.next_batch + 1}`);
+    expect(beyond.status).toBe(400);
+    expect(beyond.body.errcode).toBe('M_INVALID_PARAM');
+    expect((await get('/v1/media/quarantine_changes?from=x')).status).toBe(400);
+    expect((await get('/v1/media/quarantine_changes', alice)).status).toBe(403);
+  });
 });

@@ -89,6 +89,14 @@ export const adminMediaRoutes = (ctx: Context): RouteDef[] => {
       handler: async (req) => ({ num_quarantined: await media.quarantineUser(param(req, 'userId'), requesterOf(req).userId) }),
     },
 
+    // GET /_synapse/admin/v1/media/quarantine_changes (§7.7, Synapse 1.152)
+    {
+      method: 'GET',
+      path: '/_synapse/admin/v1/media/quarantine_changes',
+      auth: 'admin',
+      handler: async (req) => media.quarantineChanges(queryInt(req, 'from', 0)),
+    },
+
     // Protection (§7.6): local media only; no 404 for unknown IDs.
     {
       method: 'POST',

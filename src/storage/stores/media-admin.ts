@@ -1,6 +1,6 @@
 import { sql, type SqlBool } from 'kysely';
 import type { Db } from '../database.js';
-import { inList } from '../dialect.js';
+import { inList, lockForTransaction } from '../dialect.js';
 import { flag, type LocalMediaRow, type RemoteMediaRow } from './media.js';
 
 /**
@@ -146,20 +146,24 @@ export interface MediaKeys {
 /**
  * Sets (`by` a user ID) or clears (`by` null) `quarantined_by` on the given items and on every
  * local or cached remote item with the same content hash. Protected local media is never
- * quarantined. Returns how many rows changed (items already in that state do not count).
- * Run it in a transaction.
+ * quarantined. Every row that changed (items already in that state do not) is logged in the
+ * quarantine change feed; returns how many. Run it in a transaction.
  */
 export async function setQuarantine(db: Db, keys: MediaKeys, by: string | null): Promise<number> {
   const quarantining = by !== null;
   const hashes = new Set<string>();
-  let changed = 0;
+  const local = new Set<string>();
+  const remote = new Map<string, { origin: string; mediaId: string }>();
+  const addRemote = (rows: Array<{ media_origin: string; media_id: string }>) => {
+    for (const r of rows) remote.set(JSON.stringify([r.media_origin, r.media_id]), { origin: r.media_origin, mediaId: r.media_id });
+  };
   for (const ids of chunks(keys.local)) {
     let hq = db.selectFrom('local_media_repository').select('sha256').where(inList(db, 'media_id', ids)).where('sha256', 'is not', null);
     if (quarantining) hq = hq.where(sql<SqlBool>`NOT safe_from_quarantine`);
     for (const r of await hq.execute()) hashes.add(r.sha256!);
     let q = db.updateTable('local_media_repository').set({ quarantined_by: by }).where(inList(db, 'media_id', ids));
     q = quarantining ? q.where('quarantined_by', 'is', null).where(sql<SqlBool>`NOT safe_from_quarantine`) : q.where('quarantined_by', 'is not', null);
-    changed += Number((await q.executeTakeFirst()).numUpdatedRows);
+    for (const r of await q.returning('media_id').execute()) local.add(r.media_id);
   }
   for (const k of keys.remote) {
     const row = await db.selectFrom('remote_media_cache').select('sha256').where('media_origin', '=', k.origin).where('media_id', '=', k.mediaId).executeTakeFirst();
@@ -167,17 +171,52 @@ export async function setQuarantine(db: Db, keys: MediaKeys, by: string | null):
     if (row.sha256) hashes.add(row.sha256);
     let q = db.updateTable('remote_media_cache').set({ quarantined_by: by }).where('media_origin', '=', k.origin).where('media_id', '=', k.mediaId);
     q = quarantining ? q.where('quarantined_by', 'is', null) : q.where('quarantined_by', 'is not', null);
-    changed += Number((await q.executeTakeFirst()).numUpdatedRows);
+    addRemote(await q.returning(['media_origin', 'media_id']).execute());
   }
   for (const hs of chunks([...hashes])) {
     let lq = db.updateTable('local_media_repository').set({ quarantined_by: by }).where(inList(db, 'sha256', hs));
     lq = quarantining ? lq.where('quarantined_by', 'is', null).where(sql<SqlBool>`NOT safe_from_quarantine`) : lq.where('quarantined_by', 'is not', null);
-    changed += Number((await lq.executeTakeFirst()).numUpdatedRows);
+    for (const r of await lq.returning('media_id').execute()) local.add(r.media_id);
     let rq = db.updateTable('remote_media_cache').set({ quarantined_by: by }).where(inList(db, 'sha256', hs));
     rq = quarantining ? rq.where('quarantined_by', 'is', null) : rq.where('quarantined_by', 'is not', null);
-    changed += Number((await rq.executeTakeFirst()).numUpdatedRows);
+    addRemote(await rq.returning(['media_origin', 'media_id']).execute());
   }
-  return changed;
+  const changes = [...[...local].map((mediaId) => ({ origin: '', mediaId })), ...remote.values()];
+  await logQuarantineChanges(db, changes, quarantining);
+  return changes.length;
+}
+
+/** An arbitrary constant naming the feed's advisory lock on PostgreSQL. */
+const FEED_LOCK = 7_011_015;
+
+/**
+ * Appends changes to the feed at the next stream positions. PostgreSQL takes a transaction-scoped
+ * lock first, so positions are handed out (and become visible) in commit order and a poller never
+ * skips a change; SQLite's writer is one at a time already.
+ */
+async function logQuarantineChanges(db: Db, changes: ReadonlyArray<{ origin: string; mediaId: string }>, quarantined: boolean): Promise<void> {
+  if (changes.length === 0) return;
+  await lockForTransaction(db, FEED_LOCK);
+  let next = (await quarantineFeedPosition(db)) + 1;
+  const ts = Date.now();
+  for (const batch of chunks(changes, 200)) {
+    await db
+      .insertInto('axon_media_quarantine_changes')
+      .values(batch.map((c) => ({ stream_id: next++, origin: c.origin, media_id: c.mediaId, quarantined, ts })))
+      .execute();
+  }
+}
+
+/** The feed's current position (0 when empty). */
+export async function quarantineFeedPosition(db: Db): Promise<number> {
+  const r = await db.selectFrom('axon_media_quarantine_changes').select(sql<number | string | null>`max(stream_id)`.as('m')).executeTakeFirst();
+  return Number(r?.m ?? 0);
+}
+
+/** Changes after `from`, oldest first, at most `limit`. */
+export async function quarantineChangesAfter(db: Db, from: number, limit: number): Promise<Array<{ streamId: number; origin: string; mediaId: string; quarantined: boolean }>> {
+  const rows = await db.selectFrom('axon_media_quarantine_changes').selectAll().where('stream_id', '>', from).orderBy('stream_id').limit(limit).execute();
+  return rows.map((r) => ({ streamId: Number(r.stream_id), origin: r.origin, mediaId: r.media_id, quarantined: flag(r.quarantined) }));
 }
 
 export async function localMediaOfUser(db: Db, userId: string): Promise<string[]> {
