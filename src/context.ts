@@ -23,6 +23,7 @@ import { E2eKeysService } from './services/e2e-keys.js';
 import { KeyBackupService } from './services/key-backup.js';
 import { ToDeviceService } from './services/to-device.js';
 import { LoginService } from './services/login.js';
+import { MediaService } from './services/media/media.js';
 import { ModerationService } from './services/moderation.js';
 import { Passwords } from './services/passwords.js';
 import { ProfilesService } from './services/profiles.js';
@@ -130,10 +131,10 @@ export interface Services {
   adminStats: AdminStatsService;
   backgroundUpdates: BackgroundUpdatesService;
   federationAdmin: FederationAdminService;
+  /** The media repository for clients: uploads, downloads, thumbnails, URL previews (docs/media.md). */
+  media: MediaService;
   /** The admin audit log (beyond Synapse), written by the HTTP layer after each admin call. */
   adminAudit: AdminAuditService;
-  /** The media Admin API: listings, quarantine, protection, deletion (rows, then files) and statistics. */
-  mediaAdmin: MediaAdminService;
   /** POST /user_directory/search with Synapse's visibility (`user_directory` config). */
   userDirectory: UserDirectoryService;
   /** OpenID tokens for third parties, and the federation /openid/userinfo check. */
@@ -142,6 +143,8 @@ export interface Services {
   turn: TurnService;
   /** The legacy GET /rooms/{roomId}/initialSync. */
   roomInitialSync: RoomInitialSyncService;
+  /** The media Admin API: listings, quarantine, protection, deletion (rows, then files) and statistics. */
+  mediaAdmin: MediaAdminService;
   /** GET /sync: initial, incremental and long-polling syncs (docs/sync.md). */
   sync: SyncService;
 }
@@ -308,6 +311,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     turn: new TurnService(config.turn),
     roomInitialSync: new RoomInitialSyncService(db, roomHistory),
     mediaAdmin: new MediaAdminService(db, config.serverName, config.mediaStorePath, log),
+    media: new MediaService(db, config, log),
   };
   // Room deletion and history purges may take the room's media with them (axon_delete_media).
   services.roomDeletion.mediaHook = services.mediaAdmin;
@@ -320,9 +324,11 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     unreadCounts: (userId, roomIds, threaded) => notifications.unreadCountsForSync(userId, roomIds, threaded),
   } satisfies SyncSources);
   services.clientIps.start();
-  presence.start();
   services.receipts.listeners.push((userIds) => pusherQueue.onReceipts(userIds));
   pusherQueue.start();
+  // Half-written uploads a crash left behind are removed before anything is served.
+  await services.media.start();
+  presence.start();
   await tasks.start();
   const close = async () => {
     // Running tasks stop after their current step and resume on the next start.
@@ -333,6 +339,8 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     await services.clientIps.close();
     await pusherQueue.stop();
     await services.adminAudit.flush();
+    // Thumbnails in progress finish and download times are written.
+    await services.media.close();
     await persister.drained();
     await storage.close();
   };

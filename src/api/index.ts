@@ -33,6 +33,7 @@ import { pushRuleRoutes } from './client/push-rules.js';
 import { keysRoutes } from './client/keys.js';
 import { loginRoutes } from './client/login.js';
 import { syncRoutes } from './client/sync.js';
+import { mediaRoutes } from './client/media.js';
 import { profileRoutes } from './client/profile.js';
 import { pusherRoutes } from './client/pushers.js';
 import { receiptRoutes } from './client/receipts.js';
@@ -77,6 +78,7 @@ export const clientRoutes = (ctx: Context): RouteDef[] => [
   ...toDeviceRoutes(ctx),
   ...syncRoutes(ctx),
   ...reportRoutes(ctx),
+  ...mediaRoutes(ctx),
   ...userDirectoryRoutes(ctx),
   ...miscClientRoutes(ctx),
 ];

@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { firstError } from './check.js';
 import { ConfigSchema, type Config, type RateLimitSetting, type RawConfig } from './schema.js';
 import { parseYaml11 } from './yaml.js';
+import { mediaConfigOf } from './media.js';
 import { DEFAULT_ROOM_VERSION, roomVersion } from '../matrix/room-versions.js';
 
 export class ConfigError extends Error {
@@ -176,6 +177,7 @@ export function normalizeConfig(input: Record<string, unknown>, configPaths: str
     },
     mediaStorePath: abs(raw.media_store_path ?? 'media_store'),
     maxUploadSize: parseSize(raw.max_upload_size ?? '50M', 'max_upload_size'),
+    media: mediaConfigOf(raw, parseSize, parseDuration),
     signingKeyPath: abs(raw.signing_key_path ?? `${raw.server_name}.signing.key`),
     adminContact: raw.admin_contact ?? null,
     defaultUserType: raw.user_types?.default_user_type ?? null,
@@ -189,13 +191,13 @@ export function normalizeConfig(input: Record<string, unknown>, configPaths: str
     },
     accountValidity: accountValidityOf(raw),
     serverNotices: serverNoticesOf(raw),
-    presence: presenceOf(raw),
     push: {
       enabled: raw.push?.enabled ?? true,
       includeContent: raw.push?.include_content ?? true,
       groupUnreadCountByRoom: raw.push?.group_unread_count_by_room ?? true,
       startPushers: raw.start_pushers ?? true,
     },
+    presence: presenceOf(raw),
     logConfig: raw.log_config ? abs(raw.log_config) : null,
     configPaths,
   };

@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import type { MediaConfig } from './media.js';
 
 /**
  * The subset of Synapse's homeserver.yaml that Axon reads. Keys not listed here are logged and
@@ -126,6 +127,25 @@ export const ConfigSchema = Type.Object({
   turn_allow_guests: Type.Optional(Type.Boolean()),
   media_store_path: Type.Optional(Type.String()),
   max_upload_size: Type.Optional(Type.Union([Type.String(), Type.Integer({ minimum: 0 })])),
+  // Media repository (docs/media.md): Synapse's keys.
+  max_image_pixels: Type.Optional(Type.Union([Type.String(), Type.Integer({ minimum: 0 })])),
+  dynamic_thumbnails: Type.Optional(Type.Boolean()),
+  thumbnail_sizes: Type.Optional(
+    Type.Array(
+      Type.Object({
+        width: Type.Integer({ minimum: 1, maximum: 10000 }),
+        height: Type.Integer({ minimum: 1, maximum: 10000 }),
+        method: Type.Optional(Type.Union([Type.Literal('crop'), Type.Literal('scale')])),
+      }),
+    ),
+  ),
+  enable_authenticated_media: Type.Optional(Type.Boolean()),
+  max_pending_media_uploads: Type.Optional(Type.Integer({ minimum: 1 })),
+  unused_expiration_time: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.String()])),
+  url_preview_enabled: Type.Optional(Type.Boolean()),
+  url_preview_ip_range_blacklist: Type.Optional(Type.Array(Type.String())),
+  url_preview_ip_range_whitelist: Type.Optional(Type.Array(Type.String())),
+  max_spider_size: Type.Optional(Type.Union([Type.String(), Type.Integer({ minimum: 0 })])),
   signing_key_path: Type.Optional(Type.String()),
   admin_contact: Type.Optional(Nullable(Type.String())),
   report_stats: Type.Optional(Type.Boolean()),
@@ -249,6 +269,8 @@ export interface Config {
   };
   mediaStorePath: string;
   maxUploadSize: number;
+  /** The media repository's other settings (config/media.ts). */
+  media: MediaConfig;
   signingKeyPath: string;
   adminContact: string | null;
   defaultUserType: string | null;
@@ -281,6 +303,12 @@ export interface Config {
     autoJoin: boolean;
   } | null;
   /**
+   * `presence.enabled` (legacy `use_presence`; default true): `enabled` false turns presence off
+   * (PUT accepted and ignored, GET answers offline, /sync shows none); `tracked` false
+   * ('untracked') keeps the API but /sync activity and timeouts no longer change anyone's presence.
+   */
+  presence: { enabled: boolean; tracked: boolean };
+  /**
    * Synapse's `push` section: `enabled` (default true; false stops push rule evaluation, so no
    * counts and nothing to push, as in Synapse), `include_content` (default true: event content in
    * pushes unless a pusher asks for `event_id_only`), `group_unread_count_by_room` (default true:
@@ -288,12 +316,6 @@ export interface Config {
    * true; false: this process delivers nothing, the queue is kept in `pushers.last_stream_ordering`).
    */
   push: { enabled: boolean; includeContent: boolean; groupUnreadCountByRoom: boolean; startPushers: boolean };
-  /**
-   * `presence.enabled` (legacy `use_presence`; default true): `enabled` false turns presence off
-   * (PUT accepted and ignored, GET answers offline, /sync shows none); `tracked` false
-   * ('untracked') keeps the API but /sync activity and timeouts no longer change anyone's presence.
-   */
-  presence: { enabled: boolean; tracked: boolean };
   /** Absolute path of Synapse's `log_config` file, or null (log to stdout). */
   logConfig: string | null;
   /** The file(s) the config came from; relative paths resolve against the first one's folder. */

@@ -83,7 +83,21 @@ export function buildApp(ctx: Context, opts: AppOptions = {}): FastifyInstance {
   // Pre-flight requests on any path: 204 with the CORS headers, no auth.
   app.options('*', { config: { auth: 'none' } }, async (_req, reply) => reply.code(204).send());
 
-  const mount = (defs: RouteDef[]) => {
+  const mount = (all: RouteDef[]) => {
+    const raw = all.filter((d) => d.rawBody);
+    const defs = all.filter((d) => !d.rawBody);
+    // Streamed bodies (media uploads) in their own context, whose parser leaves the body unread.
+    if (raw.length > 0) {
+      void app.register(async (child) => {
+        child.removeAllContentTypeParsers();
+        child.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
+        for (const def of raw) {
+          for (const url of ([] as string[]).concat(def.path)) {
+            child.route({ method: def.method, url, config: { auth: def.auth, allowGuests: def.allowGuests, allowExpired: def.allowExpired }, handler: def.handler });
+          }
+        }
+      });
+    }
     for (const def of defs) {
       for (const url of ([] as string[]).concat(def.path)) {
         app.route({

@@ -25,6 +25,11 @@ export interface RouteDef {
    * Nodes carry Synapse's error for a mismatch with `onError(...)` (src/http/body-schema.ts).
    */
   body?: TSchema;
+  /**
+   * The body is not parsed or buffered: the handler streams `req.raw` itself (media uploads, so
+   * memory does not grow with the file). No body limit applies; the handler enforces its own.
+   */
+  rawBody?: boolean;
   /** Returns the JSON body; set another status with `reply.code()`. */
   handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 }

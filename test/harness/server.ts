@@ -102,7 +102,15 @@ export async function startServer(overrides: Record<string, unknown> = {}): Prom
     dbConfig = { name: 'sqlite3', args: { database } };
     cleanup = async () => rmSync(dir, { recursive: true, force: true });
   }
+  // Each server's media store in its own temporary folder (removed with the server).
+  const mediaStore = mkdtempSync(join(tmpdir(), 'axon-media-'));
+  const dropDatabase = cleanup;
+  cleanup = async () => {
+    rmSync(mediaStore, { recursive: true, force: true });
+    await dropDatabase();
+  };
   const config = normalizeConfig({
+    media_store_path: mediaStore,
     server_name: SERVER_NAME,
     public_baseurl: 'http://localhost:8008/',
     registration_shared_secret: SHARED_SECRET,
