@@ -67,9 +67,10 @@ export class TypingService implements PersistHook {
     if (!userId.startsWith('@') || !userId.includes(':')) throw invalidParam(`Invalid user id: ${userId}`);
     if (!isMineId(userId, this.serverName)) throw badRequest('User is not hosted on this homeserver');
     if (userId !== requester.userId) throw new MatrixError(400, 'M_FORBIDDEN', "Cannot set another user's typing state");
-    this.onActivity(userId);
     if (requester.shadowBanned) return;
     if ((await membershipOf(this.db, userId, roomId)) !== 'join') throw forbidden(`User ${userId} not in room ${roomId}`);
+    // Activity for presence once the request is accepted (a refused request changes nothing).
+    this.onActivity(userId);
     if (typing) this.start(roomId, userId, Math.min(Math.max(timeout ?? DEFAULT_TYPING_TIMEOUT_MS, 0), MAX_TYPING_TIMEOUT_MS));
     else this.stop(roomId, userId);
   }

@@ -125,6 +125,15 @@ const BODILESS = new Set([
   'DELETE /_synapse/admin/v1/user_reports/:reportId',
   // Synapse ignores the body of reset_connection.
   'POST /_synapse/admin/v1/federation/destinations/:destination/reset_connection',
+  // Removing a room tag reads no body (Synapse's RoomTagServlet).
+  'DELETE /_matrix/client/v3/user/:userId/rooms/:roomId/tags/:tag',
+  'DELETE /_matrix/client/r0/user/:userId/rooms/:roomId/tags/:tag',
+  // Media uploads take raw bytes of any type, not JSON; create ignores its body as Synapse does.
+  'POST /_matrix/media/v3/upload',
+  'POST /_matrix/media/r0/upload',
+  'PUT /_matrix/media/v3/upload/:serverName/:mediaId',
+  'PUT /_matrix/media/r0/upload/:serverName/:mediaId',
+  'POST /_matrix/media/v1/create',
   'DELETE /_matrix/client/v3/pushrules/*',
   'DELETE /_matrix/client/r0/pushrules/*',
   // The media Admin API ignores bodies, as Synapse does (tools send `{}`).
