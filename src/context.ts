@@ -206,7 +206,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   }
   const notifications = new NotificationsService(db, () => streamPositions.current);
   // Pushers are owed what their users' push actions name after their position (start_pushers: false records only).
-  const pusherQueue = new PusherQueue(db, storage.notifier, () => streamPositions.current, notifications, log, {
+  const pusherQueue = new PusherQueue(db, storage.notifier, streamPositions, notifications, log, {
     deliver: config.push.enabled && config.push.startPushers,
     includeContent: config.push.includeContent,
     groupUnreadCountByRoom: config.push.groupUnreadCountByRoom,

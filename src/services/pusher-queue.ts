@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Notifier } from '../storage/changes.js';
+import type { ChangedKeys, Notifier } from '../storage/changes.js';
 import type { Db } from '../storage/database.js';
 import { getEvent } from '../storage/stores/events.js';
 import { roomsWithMembership } from '../storage/stores/memberships.js';
@@ -7,6 +7,7 @@ import * as store from '../storage/stores/pusher-queue.js';
 import type { PusherRow } from '../storage/stores/pushers.js';
 import type { NotificationsService } from './notifications.js';
 import { ROOM_EVENTS_TOPIC } from './rooms/persister.js';
+import type { StreamPositions } from './rooms/stream-positions.js';
 
 type Json = Record<string, unknown>;
 
@@ -47,9 +48,10 @@ interface PusherState {
  * queue is that column, so it survives restarts and needs no table of its own. A new pusher starts
  * at the stream position of its creation (PushersService), as in Synapse.
  *
- * Wakes on 'room_events' (after the events commit; never on the send path): one statement finds
- * the pushers owed something, and each runs on its own, one request in flight per pusher, oldest
- * action first. A delivered push moves `last_stream_ordering` and stamps `last_success`; a push
+ * Wakes on 'room_events' (after the events commit, once their positions are published; never on
+ * the send path): one statement finds the pushers of users with push actions in the woken rooms
+ * since the wake (all pushers owed anything at start-up or when a notification names every room),
+ * and each runs on its own, one request in flight per pusher, oldest action first. A delivered push moves `last_stream_ordering` and stamps `last_success`; a push
  * for an event the user has already read (a receipt at or after it) is skipped, as Synapse does.
  * A failure (network, timeout, non-2xx) sets `failing_since` and retries the same push after a
  * back-off doubling from 1 s to 1 h; after 24 h of failures that push is given up (skipped). A
@@ -61,6 +63,10 @@ interface PusherState {
  */
 export class PusherQueue {
   private readonly state = new Map<number, PusherState>();
+  /** Rooms woken since the last scan, each with the published position when it was woken (its events are after it). */
+  private pending = new Map<string, number>();
+  /** Scan every pusher (start-up, or a notification naming every room). */
+  private pendingAll = true;
   private unsubscribe: (() => void) | null = null;
   private scanning = false;
   private rescan = false;
@@ -71,8 +77,8 @@ export class PusherQueue {
   constructor(
     private readonly db: Db,
     private readonly notifier: Notifier,
-    /** The published room event stream position. */
-    private readonly published: () => number,
+    /** Room event stream positions (`current`: published). */
+    private readonly positions: StreamPositions,
     private readonly notifications: NotificationsService,
     private readonly log: Logger,
     private readonly opts: PusherQueueOptions,
@@ -83,7 +89,7 @@ export class PusherQueue {
   /** Subscribes to new room events and resumes what is owed from before a restart. */
   start(): void {
     if (!this.opts.deliver || this.unsubscribe) return;
-    this.unsubscribe = this.notifier.subscribe([ROOM_EVENTS_TOPIC], () => this.wake());
+    this.unsubscribe = this.notifier.subscribe([ROOM_EVENTS_TOPIC], (n) => this.onRoomEvents(n.keys));
     this.wake();
   }
 
@@ -120,6 +126,17 @@ export class PusherQueue {
     void t.finally(() => this.active.delete(t));
   }
 
+  /**
+   * Room events committed: they are announced before their positions are published, so the scan
+   * waits until everything allocated by now is published.
+   */
+  private onRoomEvents(keys: ChangedKeys): void {
+    const floor = this.positions.current;
+    if (keys === '*') this.pendingAll = true;
+    else for (const k of keys) if (!this.pending.has(k)) this.pending.set(k, floor);
+    void this.positions.reached(this.positions.allocated).then(() => this.wake());
+  }
+
   /** Coalesces wake-ups: one scan at a time, one more if woken meanwhile. */
   private wake(): void {
     if (this.stopped) return;
@@ -135,7 +152,17 @@ export class PusherQueue {
           try {
             do {
               this.rescan = false;
-              for (const id of await store.pushersOwed(this.db, this.published())) this.kick(id);
+              const upTo = this.positions.current;
+              const all = this.pendingAll;
+              const rooms = this.pending;
+              this.pendingAll = false;
+              this.pending = new Map();
+              const ids = all
+                ? await store.pushersOwed(this.db, upTo)
+                : rooms.size > 0
+                  ? await store.pushersWithActionsIn(this.db, [...rooms.keys()], Math.min(...rooms.values()), upTo)
+                  : [];
+              for (const id of ids) this.kick(id);
             } while (this.rescan && !this.stopped);
           } finally {
             this.scanning = false;
@@ -183,7 +210,7 @@ export class PusherQueue {
         this.state.delete(id);
         return;
       }
-      const actions = await store.owedActions(this.db, p.user_name, Number(p.last_stream_ordering ?? 0), this.published(), BATCH);
+      const actions = await store.owedActions(this.db, p.user_name, Number(p.last_stream_ordering ?? 0), this.positions.current, BATCH);
       if (actions.length === 0) return;
       const read = await this.notifications.readThresholds(p.user_name, [...new Set(actions.map((a) => a.room_id))]);
       for (const a of actions) {

@@ -25,6 +25,32 @@ export async function pushersOwed(db: Db, upTo: number): Promise<number[]> {
   return rows.map((r) => Number(r.id));
 }
 
+/**
+ * HTTP pushers of users with notifying push actions in `roomIds` in (after, upTo] (seeks on
+ * event_push_actions (room_id, stream_ordering)).
+ */
+export async function pushersWithActionsIn(db: Db, roomIds: readonly string[], after: number, upTo: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < roomIds.length; i += 500) {
+    const rows = await db
+      .selectFrom('pushers as p')
+      .select('p.id')
+      .where('p.kind', '=', 'http')
+      .where('p.user_name', 'in', (eb) =>
+        eb
+          .selectFrom('event_push_actions as a')
+          .select('a.user_id')
+          .where('a.room_id', 'in', roomIds.slice(i, i + 500))
+          .where('a.stream_ordering', '>', after)
+          .where('a.stream_ordering', '<=', upTo)
+          .where('a.notif', '=', 1),
+      )
+      .execute();
+    out.push(...rows.map((r) => Number(r.id)));
+  }
+  return [...new Set(out)];
+}
+
 export async function pusherById(db: Db, id: number): Promise<PusherRow | undefined> {
   return db.selectFrom('pushers').selectAll().where('id', '=', id).executeTakeFirst();
 }
