@@ -252,6 +252,25 @@ describe('Receipts, read markers and notification counts', () => {
     expect(receiptsIn(woke)[0].content[root]['m.read'][bob.userId]).toBeDefined();
   });
 
+  it('concurrent receipts: all answered 200, the newest event wins, one row per user', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 8; i++) ids.push(await text(alice, `burst ${i}`));
+    const shuffled = [...ids].sort(() => Math.random() - 0.5);
+    const results = await Promise.all([
+      ...shuffled.map((id) => receipt(bob, 'm.read', id)),
+      ...shuffled.map((id) => receipt(alice, 'm.read', id)),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(results.map(() => 200));
+    const rows = await querySql<{ user_id: string; event_id: string }>(
+      s,
+      `SELECT user_id, event_id FROM receipts_linearized WHERE room_id = '${roomId}' AND receipt_type = 'm.read' AND thread_id IS NULL ORDER BY user_id`,
+    );
+    expect(rows).toEqual([
+      { user_id: alice.userId, event_id: ids.at(-1) },
+      { user_id: bob.userId, event_id: ids.at(-1) },
+    ]);
+  });
+
   it('bad input: unknown type, unknown or foreign event, non-member, malformed IDs and bodies; never a 500', async () => {
     const m = await text(alice, 'for bad input');
     const foreign = await send(alice, { msgtype: 'm.text', body: 'elsewhere' }, otherRoom);
