@@ -158,6 +158,22 @@ describe('Presence', () => {
     svc().syncEnded(erin.userId);
   });
 
+  it('through /sync: syncing marks the user online, and room-mates see it in presence.events', async () => {
+    const hal = await s.registerUser('hal');
+    await join(s, hal, roomId);
+    const seen = await s.request('GET', `${V3}/sync`, { token: alice.accessToken });
+    const res = await s.request('GET', `${V3}/sync?timeout=0`, { token: hal.accessToken });
+    expect(res.status).toBe(200);
+    expect((await get(hal)).body.presence).toBe('online');
+    const next = await s.request('GET', `${V3}/sync?since=${enc(seen.body.next_batch)}&timeout=0`, { token: alice.accessToken });
+    const events = (next.body.presence?.events ?? []) as Array<{ sender: string; content: { presence: string } }>;
+    expect(events.find((e) => e.sender === hal.userId)?.content.presence).toBe('online');
+    // set_presence=offline does not mark a never-seen user online.
+    const ivy = await s.registerUser('ivy');
+    await s.request('GET', `${V3}/sync?timeout=0&set_presence=offline`, { token: ivy.accessToken });
+    expect((await get(ivy)).body).toEqual({ presence: 'offline' });
+  });
+
   it('timeouts: idle online → unavailable after 5 min, no sync for 30 s → offline, currently_active drops after a minute; activity batched', async () => {
     // A second service on the same database with its own clock (it also times out the users above).
     let now = Date.now();

@@ -167,6 +167,18 @@ describe('Room tags and the account-data stream', () => {
     expect(all.global.length + [...all.rooms.values()].reduce((k, l) => k + l.length, 0)).toBe(N);
   });
 
+  it('through /sync: m.tag in the room\'s account_data, then only what changed', async () => {
+    const fay = await s.registerUser('fay');
+    const room = (await s.request('POST', `${V3}/createRoom`, { token: fay.accessToken, body: {} })).body.room_id as string;
+    await s.request('PUT', tagPath(fay.userId, room, 'm.lowpriority'), { token: fay.accessToken, body: { order: 0.1 } });
+    const first = await s.request('GET', `${V3}/sync`, { token: fay.accessToken });
+    expect(first.status).toBe(200);
+    expect(first.body.rooms.join[room].account_data.events).toContainEqual({ type: 'm.tag', content: { tags: { 'm.lowpriority': { order: 0.1 } } } });
+    await s.request('DELETE', tagPath(fay.userId, room, 'm.lowpriority'), { token: fay.accessToken });
+    const next = await s.request('GET', `${V3}/sync?since=${enc(first.body.next_batch)}&timeout=0`, { token: fay.accessToken });
+    expect(next.body.rooms.join[room].account_data.events).toEqual([{ type: 'm.tag', content: { tags: {} } }]);
+  });
+
   it('the admin account-data dump shows account data only, not tags (as Synapse)', async () => {
     const admin = await s.registerUser('admin', { admin: true });
     const dump = await s.request('GET', `/_synapse/admin/v1/users/${enc(alice.userId)}/accountdata`, { token: admin.accessToken });

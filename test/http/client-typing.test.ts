@@ -142,5 +142,25 @@ describe('Typing notifications', () => {
       await sleep(20);
     }
     expect(state).toBe('online');
+    await typing(dave, roomId, { typing: false });
+  });
+
+  it('through /sync: m.typing in the room\'s ephemeral events, and a held long-poll is woken by typing', async () => {
+    const sync = (u: TestUser, q = '') => s.request('GET', `${V3}/sync${q}`, { token: u.accessToken });
+    const first = await sync(bob);
+    expect(first.status).toBe(200);
+    const since = first.body.next_batch as string;
+    const started = Date.now();
+    const held = sync(bob, `?since=${enc(since)}&timeout=10000`);
+    await sleep(200);
+    await typing(alice, roomId, { typing: true });
+    const woke = await held;
+    expect(woke.status).toBe(200);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    const eph = woke.body.rooms?.join?.[roomId]?.ephemeral?.events ?? [];
+    expect(eph).toContainEqual({ type: 'm.typing', content: { user_ids: [alice.userId] } });
+    await typing(alice, roomId, { typing: false });
+    const after = await sync(bob, `?since=${enc(woke.body.next_batch)}&timeout=0`);
+    expect(after.body.rooms?.join?.[roomId]?.ephemeral?.events).toContainEqual({ type: 'm.typing', content: { user_ids: [] } });
   });
 });
