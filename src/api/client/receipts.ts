@@ -27,6 +27,8 @@ export const receiptRoutes = (ctx: Context): RouteDef[] => {
         // Synapse checks the IDs and the type before it reads the body.
         svc.checkReceiptPath(roomId, receiptType, eventId);
         await svc.postReceipt(r, roomId, receiptType, eventId, jsonObject(req));
+        // Reading is activity (Synapse bumps presence on receipts and read markers).
+        ctx.services.presence.bumpActive(r.userId);
         return {};
       },
     },
@@ -37,7 +39,9 @@ export const receiptRoutes = (ctx: Context): RouteDef[] => {
       body: readMarkersBody,
       handler: async (req) => {
         const { roomId } = req.params as { roomId: string };
-        await svc.postReadMarkers(requesterOf(req), roomId, jsonObject(req));
+        const r = requesterOf(req);
+        await svc.postReadMarkers(r, roomId, jsonObject(req));
+        ctx.services.presence.bumpActive(r.userId);
         return {};
       },
     },
