@@ -23,6 +23,9 @@ const VERSIONS = ['r0.0.1', 'r0.1.0', 'r0.2.0', 'r0.3.0', 'r0.4.0', 'r0.5.0', 'r
 const UNSTABLE_FEATURES: Record<string, boolean> = {
   'org.matrix.e2e_cross_signing': true,
   'org.matrix.msc2432': true,
+  // Private read receipts (MSC2285) and threaded receipts with per-thread counts (MSC3771), as Synapse 1.94.
+  'org.matrix.msc2285.stable': true,
+  'org.matrix.msc3771': true,
   'org.matrix.msc3827.stable': true,
   'org.matrix.msc3981': true,
   'io.element.e2ee_forced.public': false,
