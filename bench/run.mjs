@@ -11,9 +11,10 @@ import { cleanupAll, freshDatabase, pgReachable, registerUser, ROOT, SERVER_NAME
 import { concurrentSends, sequentialBare, sequentialSends, setDatabaseSetting } from './lib/rooms.mjs';
 import { lookupsDuringBigWrite, mixedWrites } from './lib/writes.mjs';
 import { roomListBench } from './lib/room-list.mjs';
+import { mediaSection } from './lib/media.mjs';
 import { bulkRoom, countRows, lookupsDuring, waitForStatus } from './lib/purge.mjs';
 
-const SECTIONS = ['lookup', 'list', 'bcrypt', 'writes', 'rooms', 'roomlist', 'purge'];
+const SECTIONS = ['lookup', 'list', 'bcrypt', 'writes', 'rooms', 'roomlist', 'purge', 'media'];
 const ENGINES = ['sqlite', 'postgres'];
 const TARGETS = {
   lookupRatio: { sqlite: 0.4, postgres: 0.25 },
@@ -32,7 +33,7 @@ const TARGETS = {
   roomConcurrent: { sqlite: 3300, postgres: 2000 },
 };
 
-const USAGE = `usage: npm run bench -- [--quick] [--only=lookup,list,bcrypt,writes,rooms,roomlist,purge] [--engines=sqlite,postgres]
+const USAGE = `usage: npm run bench -- [--quick] [--only=lookup,list,bcrypt,writes,rooms,roomlist,purge,media] [--engines=sqlite,postgres]
                        [--users=N] [--duration=S] [--warmup=S] [--cpu-prof]
   --quick      3 s runs after 1 s warm-up, 100,000 users (default: 10 s after 2 s, 1,000,000 users)
   --only       sections to run (env AXON_BENCH_ONLY); default all
@@ -551,6 +552,13 @@ async function main() {
     for (const engine of engines) {
       console.log(`\n== ${engine}: deleting a 100,000-event room, purging 90,000 events (issue 9) ==`);
       await purgeSection(engine).catch((e) => report.fail(`${engine} purge`, e));
+    }
+  }
+  if (wants('media')) {
+    for (const engine of engines) {
+      console.log(`\n== ${engine}: media upload/download throughput, RSS under 10 × 100 MB uploads, thumbnails (issue 10) ==`);
+      const env = { report, freshDatabase, startAxon, registerUser, settings: s, quick: opts.quick, nodeArgs: axonNodeArgs };
+      await mediaSection(engine, env).catch((e) => report.fail(`${engine} media`, e));
     }
   }
   if (opts.cpuProf) report.note('CPU profiles in bench/results/profiles/ (open in Chrome DevTools → Performance, or speedscope).');

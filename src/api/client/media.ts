@@ -45,13 +45,13 @@ function serveOptions(req: FastifyRequest, authenticatedEndpoint: boolean): Serv
   };
 }
 
-/** Sends a media file with Synapse's headers; the file handle closes with the stream. */
+/** Sends a media file with Synapse's headers; a streamed file's handle closes with the stream. */
 function sendFile(reply: FastifyReply, file: MediaFile, fileName: string | null): FastifyReply {
   reply.headers(MEDIA_SECURITY_HEADERS);
   reply.header('content-type', responseContentType(file.mediaType));
   reply.header('content-disposition', contentDisposition(file.mediaType, fileName ?? file.uploadName));
   reply.header('content-length', String(file.size));
-  return reply.code(200).send(file.handle.createReadStream());
+  return reply.code(200).send(file.data ?? file.handle!.createReadStream());
 }
 
 /** A refused upload: the rest of the body is not read, so the connection closes after the answer. */

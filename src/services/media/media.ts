@@ -27,6 +27,8 @@ const mediaNotFound = () => notFound('Not found');
 /** Synapse's bounds on how long a download waits for an asynchronous upload's content. */
 export const DEFAULT_MAX_TIMEOUT_MS = 20_000;
 export const MAXIMUM_ALLOWED_MAX_TIMEOUT_MS = 60_000;
+/** Files up to this size are read whole instead of streamed. */
+const SMALL_FILE = 256 * 1024;
 
 export interface UploadOptions {
   contentType: string | undefined;
@@ -44,9 +46,10 @@ export interface ServeOptions {
   timeoutMs: number;
 }
 
-/** An open file to stream, with what the headers need. */
+/** A file to send, with what the headers need: small ones read whole (`data`), others an open handle to stream. */
 export interface MediaFile {
-  handle: FileHandle;
+  handle: FileHandle | null;
+  data?: Buffer;
   size: number;
   mediaType: string;
   uploadName: string | null;
@@ -333,7 +336,11 @@ export class MediaService {
     throw new MatrixError(502, 'M_UNKNOWN', 'Failed to fetch remote media (this server does not federate yet)');
   }
 
-  private async openFile(path: string): Promise<{ handle: FileHandle; size: number } | null> {
+  /**
+   * Opens a file to send. Up to SMALL_FILE bytes are read whole in one call and the file closed
+   * (cheaper than a stream for the many small files: avatars, thumbnails); larger ones stream.
+   */
+  private async openFile(path: string): Promise<{ handle: FileHandle | null; data?: Buffer; size: number } | null> {
     let handle: FileHandle;
     try {
       handle = await open(path, 'r');
@@ -342,9 +349,19 @@ export class MediaService {
       throw e;
     }
     try {
-      return { handle, size: (await handle.stat()).size };
-    } catch (e) {
+      const size = (await handle.stat()).size;
+      if (size > SMALL_FILE) return { handle, size };
+      const data = Buffer.allocUnsafe(size);
+      let read = 0;
+      while (read < size) {
+        const { bytesRead } = await handle.read(data, read, size - read, read);
+        if (bytesRead === 0) break;
+        read += bytesRead;
+      }
       await handle.close();
+      return { handle: null, data: data.subarray(0, read), size: read };
+    } catch (e) {
+      await handle.close().catch(() => {});
       throw e;
     }
   }
