@@ -11,10 +11,11 @@ import { cleanupAll, freshDatabase, pgReachable, registerUser, ROOT, SERVER_NAME
 import { concurrentSends, sequentialBare, sequentialSends, setDatabaseSetting } from './lib/rooms.mjs';
 import { lookupsDuringBigWrite, mixedWrites } from './lib/writes.mjs';
 import { roomListBench } from './lib/room-list.mjs';
-import { mediaSection } from './lib/media.mjs';
 import { bulkRoom, countRows, lookupsDuring, waitForStatus } from './lib/purge.mjs';
+import { syncSection } from './lib/sync.mjs';
+import { mediaSection } from './lib/media.mjs';
 
-const SECTIONS = ['lookup', 'list', 'bcrypt', 'writes', 'rooms', 'roomlist', 'purge', 'media'];
+const SECTIONS = ['lookup', 'list', 'bcrypt', 'writes', 'rooms', 'roomlist', 'purge', 'sync', 'media'];
 const ENGINES = ['sqlite', 'postgres'];
 const TARGETS = {
   lookupRatio: { sqlite: 0.4, postgres: 0.25 },
@@ -33,7 +34,7 @@ const TARGETS = {
   roomConcurrent: { sqlite: 3300, postgres: 2000 },
 };
 
-const USAGE = `usage: npm run bench -- [--quick] [--only=lookup,list,bcrypt,writes,rooms,roomlist,purge,media] [--engines=sqlite,postgres]
+const USAGE = `usage: npm run bench -- [--quick] [--only=lookup,list,bcrypt,writes,rooms,roomlist,purge,sync,media] [--engines=sqlite,postgres]
                        [--users=N] [--duration=S] [--warmup=S] [--cpu-prof]
   --quick      3 s runs after 1 s warm-up, 100,000 users (default: 10 s after 2 s, 1,000,000 users)
   --only       sections to run (env AXON_BENCH_ONLY); default all
@@ -510,7 +511,7 @@ async function main() {
   }
 
   const wants = (x) => opts.sections.includes(x);
-  if (wants('lookup') || wants('list') || wants('rooms') || wants('roomlist')) {
+  if (wants('lookup') || wants('list') || wants('rooms') || wants('roomlist') || wants('sync')) {
     // The yardstick runs for the whole bench and is measured right before every Axon figure.
     const bare = await startBare();
     report.memoryOf('—', 'bare node:http', await idleRss(bare), undefined);
@@ -531,6 +532,11 @@ async function main() {
       if (wants('roomlist')) {
         console.log(`\n== ${engine}: admin room list on 100,000 rooms (issue 9) ==`);
         await roomListSection(engine).catch((e) => report.fail(`${engine} roomlist`, e));
+      }
+      if (wants('sync')) {
+        console.log(`\n== ${engine}: send → /sync latency, 1,000 held long-polls (issue 8) ==`);
+        const env = { report, freshDatabase, startAxon, registerUser, bareUrl: bare.url, quick: opts.quick, nodeArgs: axonNodeArgs };
+        await syncSection(engine, env).catch((e) => report.fail(`${engine} sync`, e));
       }
     }
     await bare.stop();
