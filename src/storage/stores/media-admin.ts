@@ -89,12 +89,12 @@ export async function getRemoteMediaRow(db: Db, origin: string, mediaId: string)
 export async function deleteLocalMedia(db: Db, mediaIds: readonly string[]): Promise<string[]> {
   const gone: string[] = [];
   for (const ids of chunks(mediaIds)) {
-    const present = await db.selectFrom('local_media_repository').select('media_id').where(inList(db, 'media_id', ids)).execute();
-    if (present.length === 0) continue;
-    const found = present.map((r) => r.media_id);
+    // RETURNING: only what this transaction removed counts (a concurrent deletion of the same
+    // item reports it once).
+    const found = (await db.deleteFrom('local_media_repository').where(inList(db, 'media_id', ids)).returning('media_id').execute()).map((r) => r.media_id);
+    if (found.length === 0) continue;
     await db.deleteFrom('local_media_repository_thumbnails').where(inList(db, 'media_id', found)).execute();
     await db.deleteFrom('local_media_repository_url_cache').where(inList(db, 'media_id', found)).execute();
-    await db.deleteFrom('local_media_repository').where(inList(db, 'media_id', found)).execute();
     gone.push(...found);
   }
   return gone;
