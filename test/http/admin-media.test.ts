@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { querySql, runSql, startServer, type TestServer, type TestUser } from '../harness/server.js';
 
@@ -614,5 +615,63 @@ describe('Admin API: media', () => {
     expect(beyond.body.errcode).toBe('M_INVALID_PARAM');
     expect((await get('/v1/media/quarantine_changes?from=x')).status).toBe(400);
     expect((await get('/v1/media/quarantine_changes', alice)).status).toBe(403);
+  });
+  describe('with media uploaded through the client API', () => {
+    const upload = async (u: TestUser, body: Buffer, type: string, name: string) => {
+      const res = await fetch(`${s.url}/_matrix/media/v3/upload?filename=${enc(name)}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${u.accessToken}`, 'content-type': type },
+        body,
+      });
+      expect(res.status).toBe(200);
+      const uri = ((await res.json()) as { content_uri: string }).content_uri;
+      return uri.slice('mxc://localhost/'.length);
+    };
+    const download = (id: string, u: TestUser = alice, query = '') =>
+      fetch(`${s.url}/_matrix/client/v1/media/download/localhost/${id}${query}`, { headers: { authorization: `Bearer ${u.accessToken}` } });
+    const thumbnail = (id: string) =>
+      fetch(`${s.url}/_matrix/client/v1/media/thumbnail/localhost/${id}?width=32&height=32&method=crop`, { headers: { authorization: `Bearer ${alice.accessToken}` } });
+
+    it('quarantine makes a download 404 for clients (an admin may bypass it); identical uploads are duplicates', async () => {
+      const png = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#c00' } }).png().toBuffer();
+      const first = await upload(alice, png, 'image/png', 'red.png');
+      const second = await upload(bob, png, 'image/png', 'same.png');
+      const info = ok(await get(`/v1/media/localhost/${first}`)).media_info;
+      expect(info.sha256).toMatch(/^[0-9a-f]{64}$/);
+      expect(info.axon_duplicates).toEqual([`mxc://localhost/${second}`]);
+      expect((await download(first)).status).toBe(200);
+
+      ok(await post(`/v1/media/quarantine/localhost/${first}`));
+      // The same content uploaded by bob is quarantined with it.
+      for (const id of [first, second]) {
+        const r = await download(id);
+        expect(r.status, id).toBe(404);
+        expect(((await r.json()) as { errcode: string }).errcode).toBe('M_NOT_FOUND');
+      }
+      expect((await download(first, alice, '?admin_unsafely_bypass_quarantine=true')).status).toBe(404);
+      const bypass = await download(first, admin, '?admin_unsafely_bypass_quarantine=true');
+      expect(bypass.status).toBe(200);
+      expect(Buffer.from(await bypass.arrayBuffer()).equals(png)).toBe(true);
+      ok(await post(`/v1/media/unquarantine/localhost/${first}`));
+      expect((await download(second)).status).toBe(200);
+    });
+
+    it('deleting an uploaded item removes its file and generated thumbnails; the client then gets 404', async () => {
+      const jpeg = await sharp({ create: { width: 200, height: 150, channels: 3, background: '#08f' } }).jpeg().toBuffer();
+      const id = await upload(alice, jpeg, 'image/jpeg', 'blue.jpg');
+      const thumb = await thumbnail(id);
+      expect(thumb.status).toBe(200);
+      expect(existsSync(paths.localContent(id))).toBe(true);
+      expect(readdirSync(paths.localThumbnailDir(id)).length).toBeGreaterThan(0);
+      const listed = ok(await get(`/v1/users/${enc(alice.userId)}/media?order_by=created_ts&dir=b&limit=1`));
+      expect(listed.media[0]).toMatchObject({ media_id: id, media_type: 'image/jpeg', media_length: jpeg.length, upload_name: 'blue.jpg', user_id: alice.userId });
+
+      expect(ok(await del(`/v1/media/localhost/${id}`))).toEqual({ deleted_media: [id], total: 1 });
+      expect(existsSync(paths.localContent(id))).toBe(false);
+      expect(existsSync(paths.localThumbnailDir(id))).toBe(false);
+      expect(await rowsOf(id)).toBe(0);
+      expect((await download(id)).status).toBe(404);
+      expect((await thumbnail(id)).status).toBe(404);
+    });
   });
 });
