@@ -380,6 +380,10 @@ describe('Admin API: media', () => {
     for (const id of ['quarOne01', 'quarTwin1']) expect(await quarantinedBy(id)).toBeNull();
     expect(await remoteQuarantinedBy('far.example', 'quarRem01')).toBeNull();
 
+    // Recorded in the admin audit log like every other admin mutation.
+    const audit = ok(await get(`/v1/audit_log?user_id=${enc(admin.userId)}&limit=1000`)).entries as any[];
+    expect(audit.find((e) => e.path === `${ADMIN}/v1/media/quarantine/localhost/quarOne01`)).toMatchObject({ method: 'POST', status: 200 });
+
     // Unknown IDs are not an error.
     expect(ok(await post('/v1/media/quarantine/localhost/nosuchmedia'))).toEqual({});
     expect(ok(await post('/v1/media/quarantine/nowhere.example/nosuchmedia'))).toEqual({});
@@ -552,6 +556,14 @@ describe('Admin API: media', () => {
       expect(await rowsOf(id)).toBe(0);
     }
     for (const id of ['roomDelShrd', 'roomDelSafe']) expect(onDisk(id), id).toBe(true);
+
+    // v1 (synchronous) takes the option too.
+    const v1Room = await createRoom(judy);
+    await addMedia({ id: 'roomDelV1a', user: judy.userId, sha: null });
+    await send(judy, v1Room, image('mxc://localhost/roomDelV1a'));
+    ok(await s.request('DELETE', `${ADMIN}/v1/rooms/${enc(v1Room)}`, { token: admin.accessToken, body: { axon_delete_media: true } }));
+    expect(onDisk('roomDelV1a')).toBe(false);
+    expect(await rowsOf('roomDelV1a')).toBe(0);
   });
 
   it('Axon: purge_history with axon_delete_media takes the media only the purged events referenced', async () => {
