@@ -75,8 +75,11 @@ export function buildApp(ctx: Context, opts: AppOptions = {}): FastifyInstance {
   });
   app.addHook('onRequest', authHook(ctx.services.auth, ctx.services.clientIps));
   // Held /sync long-polls answer at once on shutdown instead of holding the close until they time out.
-  app.addHook('preClose', (done) => {
+  app.addHook('preClose', function (done) {
     ctx.services.sync.wakeAll();
+    // A connection whose client went away mid-request may never count as idle; it must not hold
+    // the shutdown for ever, so whatever is still open a second later is closed.
+    setTimeout(() => this.server.closeAllConnections(), 1000).unref();
     done();
   });
 

@@ -224,7 +224,8 @@ describe('GET /sync', () => {
     const before = waiters();
     const a = sync(alice, { since: base, timeout: 3000 });
     const b = sync(alice, { since: base, timeout: 3000 });
-    await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 100 && waiters() === before; i++) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 50));
     expect(waiters()).toBe(before + 1);
     const roomId = await createRoom(alice);
     const [ra, rb] = await Promise.all([a, b]);
@@ -234,8 +235,9 @@ describe('GET /sync', () => {
     const next = ra.body.next_batch;
     const ac = new AbortController();
     const dropped = fetch(`${s.url}${V3}/sync?since=${next}&timeout=10000`, { headers: { Authorization: `Bearer ${bob.accessToken}` }, signal: ac.signal }).catch(() => null);
-    await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 100 && waiters() === 0; i++) await new Promise((r) => setTimeout(r, 20));
     const held = waiters();
+    expect(held).toBe(1);
     ac.abort();
     await dropped;
     await new Promise((r) => setTimeout(r, 100));

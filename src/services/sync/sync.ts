@@ -96,10 +96,13 @@ export class SyncService {
 
   constructor(private readonly d: SyncDeps) {}
 
-  /** Ends every held long-poll now (each answers with what it has). */
+  /** Ends every held long-poll now, and any started later at once (shutdown). */
   wakeAll(): void {
+    this.closing = true;
     this.d.waiters.wakeAll();
   }
+
+  private closing = false;
 
   get sections(): RoomSections {
     return this.d.sections;
@@ -125,7 +128,8 @@ export class SyncService {
     const leave = () => {
       if (--shared.refs === 0) shared.abort.abort();
     };
-    signal?.addEventListener('abort', leave, { once: true });
+    if (signal?.aborted) leave();
+    else signal?.addEventListener('abort', leave, { once: true });
     try {
       return await shared.result;
     } finally {
@@ -149,13 +153,18 @@ export class SyncService {
           last = await this.build(requester, filter, since, now, req.fullState);
           if (!since || req.fullState || !last.empty) return last.body;
         }
-        if (Date.now() >= deadline || signal.aborted) return last?.body ?? (await this.emptyAnswer(requester, since!));
+        if (Date.now() >= deadline || signal.aborted || this.closing) return last?.body ?? (await this.emptyAnswer(requester, since!));
         const rooms = last?.rooms ?? (await store.currentMemberships(this.d.db, requester.userId)).map((m) => m.roomId);
         await this.d.waiters.wait(requester.userId, rooms, deadline - Date.now(), signal);
       }
     } finally {
       presence?.syncEnded(requester.userId);
     }
+  }
+
+  /** The position of every stream now, as a token. */
+  async currentTokenText(): Promise<string> {
+    return formatSyncToken(await this.currentToken());
   }
 
   /** The position of every stream now. */
