@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deviceKeys } from '../harness/e2e.js';
+import { secondInstance } from '../harness/second-instance.js';
 import { startServer, type TestServer, type TestUser } from '../harness/server.js';
 import { specErrors } from '../harness/spec-schema.js';
 
@@ -154,5 +155,28 @@ describe('/sync streams and the legacy endpoints', () => {
     const back = await s.request('GET', `${room(roomId)}/messages?dir=b&limit=1&from=${r.messages.start}`, { token: bob.accessToken });
     expect(back.status).toBe(200);
     expect(back.body.chunk).toHaveLength(1);
+  });
+
+  it('a token stays valid across a restart: the new process answers with exactly what came after it', async () => {
+    const s1 = await startServer();
+    let s2: Awaited<ReturnType<typeof secondInstance>> | undefined;
+    try {
+      const dave = await s1.registerUser('dave');
+      const created = await s1.request('POST', `${V3}/createRoom`, { token: dave.accessToken, body: {} });
+      const rid = created.body.room_id as string;
+      await s1.request('PUT', `${room(rid)}/send/m.room.message/r1`, { token: dave.accessToken, body: { msgtype: 'm.text', body: 'before' } });
+      const token = (await s1.request('GET', `${V3}/sync`, { token: dave.accessToken })).body.next_batch as string;
+      await s1.stop();
+      s2 = await secondInstance(s1);
+      const quiet = await s2.request('GET', `${V3}/sync?since=${token}`, { token: dave.accessToken });
+      expect(quiet.status).toBe(200);
+      expect(quiet.body.rooms).toBeUndefined();
+      const sent = await s2.request('PUT', `${room(rid)}/send/m.room.message/r2`, { token: dave.accessToken, body: { msgtype: 'm.text', body: 'after' } });
+      const next = await s2.request('GET', `${V3}/sync?since=${token}`, { token: dave.accessToken });
+      expect(next.body.rooms.join[rid].timeline.events.map((e: any) => e.event_id)).toEqual([sent.body.event_id]);
+    } finally {
+      await s2?.close();
+      await s1.close();
+    }
   });
 });
