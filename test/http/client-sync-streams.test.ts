@@ -179,4 +179,35 @@ describe('/sync streams and the legacy endpoints', () => {
       await s1.close();
     }
   });
+
+  it('deleting the room that holds the newest events does not send positions backwards after a restart', async () => {
+    const s1 = await startServer();
+    let s2: Awaited<ReturnType<typeof secondInstance>> | undefined;
+    try {
+      const admin = await s1.registerUser('root', { admin: true });
+      const erin = await s1.registerUser('erin');
+      const keep = (await s1.request('POST', `${V3}/createRoom`, { token: erin.accessToken, body: {} })).body.room_id as string;
+      const doomed = (await s1.request('POST', `${V3}/createRoom`, { token: erin.accessToken, body: {} })).body.room_id as string;
+      for (let i = 0; i < 3; i++) await s1.request('PUT', `${room(doomed)}/send/m.room.message/d${i}`, { token: erin.accessToken, body: { msgtype: 'm.text', body: 'doomed' } });
+      await s1.request('POST', `${room(doomed)}/receipt/m.read/${encodeURIComponent((await s1.request('GET', `${room(doomed)}/messages?dir=b&limit=1`, { token: erin.accessToken })).body.chunk[0].event_id)}`, { token: erin.accessToken, body: {} });
+      const token = (await s1.request('GET', `${V3}/sync`, { token: erin.accessToken })).body.next_batch as string;
+      const del = await s1.request('DELETE', `/_synapse/admin/v2/rooms/${encodeURIComponent(doomed)}`, { token: admin.accessToken, body: { purge: true } });
+      expect(del.status).toBe(200);
+      for (let i = 0; i < 250; i++) {
+        const st = await s1.request('GET', `/_synapse/admin/v2/rooms/delete_status/${del.body.delete_id}`, { token: admin.accessToken });
+        if (st.body.status === 'complete') break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await s1.stop();
+      s2 = await secondInstance(s1);
+      const after = await s2.request('GET', `${V3}/sync?since=${token}`, { token: erin.accessToken });
+      expect(after.status).toBe(200);
+      const sent = await s2.request('PUT', `${room(keep)}/send/m.room.message/k1`, { token: erin.accessToken, body: { msgtype: 'm.text', body: 'kept' } });
+      const next = await s2.request('GET', `${V3}/sync?since=${token}`, { token: erin.accessToken });
+      expect(next.body.rooms.join[keep].timeline.events.map((e: any) => e.event_id)).toEqual([sent.body.event_id]);
+    } finally {
+      await s2?.close();
+      await s1.close();
+    }
+  });
 });

@@ -1,5 +1,6 @@
 import { sql, type ExpressionBuilder } from 'kysely';
 import type { Db } from '../database.js';
+import { streamFloor } from './stream-floors.js';
 
 /** An event as stored: its signed JSON plus what the tables add to it. */
 export interface StoredEvent {
@@ -100,7 +101,7 @@ export async function loadRoomHead(db: Db, roomId: string) {
 export async function allocatorStarts(db: Db): Promise<{ stream: number; stateGroup: number }> {
   const s = await db.selectFrom('events').select(sql<number>`max(stream_ordering)`.as('m')).executeTakeFirst();
   const g = await db.selectFrom('state_groups').select(sql<number>`max(id)`.as('m')).executeTakeFirst();
-  return { stream: Number(s?.m ?? 0), stateGroup: Number(g?.m ?? 0) };
+  return { stream: Math.max(Number(s?.m ?? 0), await streamFloor(db, 'events')), stateGroup: Number(g?.m ?? 0) };
 }
 
 /** The event a (room, user, device, transaction ID) produced, if any. */

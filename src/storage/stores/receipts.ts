@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../database.js';
+import { streamFloor } from './stream-floors.js';
 import type {} from '../schema/receipts-tables.js';
 
 /** Read receipts (Synapse's `receipts_linearized` and `receipts_graph`). */
@@ -15,7 +16,7 @@ export interface ReceiptRow {
 
 export async function maxReceiptStreamId(db: Db): Promise<number> {
   const row = await db.selectFrom('receipts_linearized').select(sql<number | string | null>`max(stream_id)`.as('m')).executeTakeFirst();
-  return Number(row?.m ?? 0);
+  return Math.max(Number(row?.m ?? 0), await streamFloor(db, 'receipts'));
 }
 
 /** The stream ordering of the event a user's current receipt of this type and thread points at. */

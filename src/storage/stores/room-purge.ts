@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import { withTransaction, type Db, type Tx } from '../database.js';
 import { existingTables, inList, runStatements, type Statement } from '../dialect.js';
+import { maxOf, recordStreamFloor } from './stream-floors.js';
 
 /**
  * Removing rooms and room history in short steps. Each function does one bounded step in its own
@@ -39,6 +40,9 @@ function deleteEventRows(tx: Tx, ids: readonly string[]): Statement[] {
  */
 export async function detachRoom(db: Db, roomId: string): Promise<void> {
   await withTransaction(db, async (tx) => {
+    // The room's rows may hold the highest event and receipt positions: restarts must stay above them.
+    await recordStreamFloor(tx, 'events', await maxOf(tx, 'events', 'stream_ordering'));
+    await recordStreamFloor(tx, 'receipts', await maxOf(tx, 'receipts_linearized', 'stream_id'));
     const aliases = (await tx.selectFrom('room_aliases').select('room_alias').where('room_id', '=', roomId).execute()).map((r) => r.room_alias);
     const steps: Statement[] = [
       tx.deleteFrom('rooms').where('room_id', '=', roomId),

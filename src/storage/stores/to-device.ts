@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../database.js';
+import { recordStreamFloor, streamFloor } from './stream-floors.js';
 import type {} from '../schema/e2e-tables.js';
 
 const STREAM = 'to_device';
@@ -9,8 +10,7 @@ const INSTANCE = 'master';
 export async function maxToDeviceStreamId(db: Db): Promise<number> {
   const a = await db.selectFrom('device_inbox').select(sql<number>`max(stream_id)`.as('m')).executeTakeFirst();
   const b = await db.selectFrom('to_device_txns').select(sql<number>`max(stream_id)`.as('m')).executeTakeFirst();
-  const c = await db.selectFrom('stream_positions').select('stream_id').where('stream_name', '=', STREAM).where('instance_name', '=', INSTANCE).executeTakeFirst();
-  return Math.max(Number(a?.m ?? 0), Number(b?.m ?? 0), Number(c?.stream_id ?? 0));
+  return Math.max(Number(a?.m ?? 0), Number(b?.m ?? 0), await streamFloor(db, STREAM));
 }
 
 export async function txnStreamId(db: Db, userId: string, deviceId: string, txnId: string): Promise<number | undefined> {
@@ -68,20 +68,8 @@ export async function deleteMessagesUpTo(db: Db, userId: string, deviceId: strin
     .executeTakeFirst();
   if (mine?.m === null || mine?.m === undefined) return 0;
   const top = await db.selectFrom('device_inbox').select(sql<number>`max(stream_id)`.as('m')).executeTakeFirst();
-  if (Number(top?.m) <= Number(mine.m)) await recordFloor(db, Number(mine.m));
+  if (Number(top?.m) <= Number(mine.m)) await recordStreamFloor(db, STREAM, Number(mine.m));
   const res = await db.deleteFrom('device_inbox').where('user_id', '=', userId).where('device_id', '=', deviceId).where('stream_id', '<=', upTo).executeTakeFirst();
   return Number(res.numDeletedRows);
 }
 
-async function recordFloor(db: Db, position: number): Promise<void> {
-  const updated = await db
-    .updateTable('stream_positions')
-    .set({ stream_id: position })
-    .where('stream_name', '=', STREAM)
-    .where('instance_name', '=', INSTANCE)
-    .where('stream_id', '<', position)
-    .executeTakeFirst();
-  if (Number(updated.numUpdatedRows) > 0) return;
-  const exists = await db.selectFrom('stream_positions').select('stream_id').where('stream_name', '=', STREAM).where('instance_name', '=', INSTANCE).executeTakeFirst();
-  if (!exists) await db.insertInto('stream_positions').values({ stream_name: STREAM, instance_name: INSTANCE, stream_id: position }).execute();
-}
