@@ -227,6 +227,10 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const presence = await PresenceService.open(db, config.presence, log);
   const typing = new TypingService(db, config.serverName, storage.notifier);
   typing.onActivity = (userId) => presence.bumpActive(userId);
+  // Sending an event is activity too, as in Synapse (a sender reads as online and currently active).
+  eventCreator.appendHooks.push((_actor, write) => {
+    if (isLocalUser(write.sender)) presence.bumpActive(write.sender);
+  });
   persister.hooks.push(typing);
   const issue9 = {
     reports: new ReportsService(db, config.serverName, roomHistory),

@@ -86,6 +86,18 @@ describe('/sync streams and the legacy endpoints', () => {
     expect(ev.content.status_msg).toBe('lunch');
   });
 
+  it('sending a message is activity: an unavailable sender reads as online again', async () => {
+    expect((await s.request('PUT', `${V3}/presence/${encodeURIComponent(carol.userId)}/status`, { token: carol.accessToken, body: { presence: 'unavailable' } })).status).toBe(200);
+    const since = await tokenOf(bob);
+    await send(carol, { msgtype: 'm.text', body: 'back' });
+    let ev: any;
+    for (let i = 0; i < 50 && !ev; i++) {
+      const res = await sync(bob, { since, timeout: 200 });
+      ev = (res.body.presence?.events ?? []).find((e: any) => e.sender === carol.userId && e.content.presence === 'online');
+    }
+    expect(ev.content.currently_active).toBe(true);
+  });
+
   it('global and room account data and tags arrive once, on the sync after they change', async () => {
     const since = await tokenOf(alice);
     const u = encodeURIComponent(alice.userId);
