@@ -105,8 +105,13 @@ export class RoomSections {
     const first = picked[0];
     const timelineStart = first ? first.streamOrdering - 1 : w.to;
 
-    // State: at the timeline's start; on incremental syncs only what changed since `from`.
-    const startState = await this.stateAt(w.roomId, timelineStart);
+    const sf = filter?.state;
+    const lazy = sf?.lazy_load_members === true;
+    // State: at the timeline's start; on incremental syncs only what changed since `from`. An
+    // incremental sync whose timeline is not limited needs none of it (the timeline carries every
+    // change), unless lazy loading wants the senders' members: most woken long-polls skip it.
+    const needStart = w.fullState || w.from === 0 || limited || lazy;
+    const startState = needStart ? await this.stateAt(w.roomId, timelineStart) : new Map<string, string>();
     let stateIds: Map<string, string>;
     if (w.fullState || w.from === 0) stateIds = new Map(startState);
     else if (limited) {
@@ -115,8 +120,6 @@ export class RoomSections {
     } else stateIds = new Map();
 
     const device = `${requester.userId}|${requester.deviceId ?? ''}`;
-    const sf = filter?.state;
-    const lazy = sf?.lazy_load_members === true;
     if (lazy) {
       if (w.fullState || w.from === 0) this.lazyMembers.reset(device, w.roomId);
       // Members of the timeline's senders (and the user's own), at the timeline's start.
@@ -193,17 +196,16 @@ export class RoomSections {
    * as Synapse does: clients only need them to name an unnamed room.
    */
   async summary(roomId: string, userId: string, actor: RoomActor): Promise<Record<string, unknown>> {
-    const members = await store.roomMembers(this.db, roomId);
-    const joined = members.filter((m) => m.membership === 'join').length;
-    const invited = members.filter((m) => m.membership === 'invite').length;
-    const out: Record<string, unknown> = { 'm.joined_member_count': joined, 'm.invited_member_count': invited };
+    // Counts from the room's head (kept as its state changes, like its name below), heroes picked
+    // in the database: a woken long-poll in a room of thousands must not load every member
+    // (1,000 polls × 1,000 members was most of a wake-up's time).
+    const out: Record<string, unknown> = { 'm.joined_member_count': actor.counts.join, 'm.invited_member_count': actor.counts.invite };
     const named = typeof actor.get('m.room.name', '')?.content.name === 'string' && actor.get('m.room.name', '')!.content.name !== '';
     const aliased = typeof actor.get('m.room.canonical_alias', '')?.content.alias === 'string';
     if (named || aliased) return out;
-    const others = members.filter((m) => m.userId !== userId).sort((a, b) => a.stream - b.stream || (a.userId < b.userId ? -1 : 1));
-    const active = others.filter((m) => m.membership === 'join' || m.membership === 'invite');
-    const heroes = (active.length > 0 ? active : others.filter((m) => m.membership === 'leave' || m.membership === 'ban')).slice(0, 5);
-    out['m.heroes'] = heroes.map((m) => m.userId);
+    let heroes = await store.roomHeroes(this.db, roomId, userId, ['join', 'invite'], 5);
+    if (heroes.length === 0) heroes = await store.roomHeroes(this.db, roomId, userId, ['leave', 'ban'], 5);
+    out['m.heroes'] = heroes;
     return out;
   }
 

@@ -90,6 +90,25 @@ export async function roomMembers(db: Db, roomId: string): Promise<Array<{ userI
   return rows.map((r) => ({ userId: r.state_key, membership: r.membership ?? '', stream: Number(r.event_stream_ordering ?? 0) }));
 }
 
+/**
+ * Up to `limit` members of a room other than `userId` whose current membership is one of
+ * `memberships`, earliest membership event first (the summary's heroes).
+ */
+export async function roomHeroes(db: Db, roomId: string, userId: string, memberships: readonly string[], limit: number): Promise<string[]> {
+  const rows = await db
+    .selectFrom('current_state_events')
+    .select('state_key')
+    .where('room_id', '=', roomId)
+    .where('type', '=', 'm.room.member')
+    .where('state_key', '!=', userId)
+    .where('membership', 'in', memberships)
+    .orderBy('event_stream_ordering')
+    .orderBy('state_key')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => r.state_key);
+}
+
 /** The rooms a local user is joined to (whose long-polls a change of this user's presence or devices concerns). */
 export async function joinedRoomsOf(db: Db, userId: string): Promise<string[]> {
   const rows = await db.selectFrom('local_current_membership').select('room_id').where('user_id', '=', userId).where('membership', '=', 'join').execute();
