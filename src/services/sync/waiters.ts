@@ -14,6 +14,13 @@ const USER_TOPICS = ['to_device', 'account_data', 'push_rules', ROOM_MEMBERS_TOP
 const ROOM_TOPICS = ['typing', 'receipts'];
 /** Topics whose keys are users whose change concerns everyone sharing a room with them. */
 const SHARED_TOPICS = ['device_lists', 'presence'];
+/**
+ * Polls woken per turn of the event loop. One message in a room of a thousand pollers would
+ * otherwise start a thousand /sync builds at once, advancing in lockstep: none answers before all
+ * are done and all their intermediate results are alive together (the heap, and RSS, balloon).
+ * In batches the first answers go out at once and the garbage of one batch dies young.
+ */
+const WAKE_BATCH = 32;
 
 export interface WaiterHooks {
   /** The room event topic, whose announcement can precede the position readers may see. */
@@ -88,11 +95,15 @@ export class SyncWaiters {
   }
 
   private wakeRooms(rooms: readonly string[]): void {
-    for (const r of rooms) for (const w of [...(this.byRoom.get(r) ?? [])]) w.wake();
+    const woken = new Set<Waiter>();
+    for (const r of rooms) for (const w of this.byRoom.get(r) ?? []) woken.add(w);
+    wakeInBatches([...woken]);
   }
 
   private wakeUsers(users: readonly string[]): void {
-    for (const u of users) for (const w of [...(this.byUser.get(u) ?? [])]) w.wake();
+    const woken: Waiter[] = [];
+    for (const u of users) for (const w of this.byUser.get(u) ?? []) woken.push(w);
+    wakeInBatches(woken);
   }
 
   private async onNotification(n: Notification): Promise<void> {
@@ -118,6 +129,13 @@ export class SyncWaiters {
       for (const u of n.keys) this.wakeRooms(await this.hooks.roomsOf(u).catch(() => []));
     }
   }
+}
+
+/** Wakes the first WAKE_BATCH now and the rest a batch per event-loop turn (waking twice is harmless). */
+function wakeInBatches(waiters: Waiter[], from = 0): void {
+  const end = Math.min(from + WAKE_BATCH, waiters.length);
+  for (let i = from; i < end; i++) waiters[i]!.wake();
+  if (end < waiters.length) setImmediate(() => wakeInBatches(waiters, end));
 }
 
 function add(map: Map<string, Set<Waiter>>, key: string, w: Waiter): void {
