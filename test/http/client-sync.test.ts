@@ -243,4 +243,34 @@ describe('GET /sync', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(waiters()).toBe(held - 1);
   });
+
+  it('a commit that lands while a poll is being set up still wakes it (no lost wake-ups)', async () => {
+    // Each round: a stream bob does not see moves (carol's account data), so bob's poll builds an
+    // empty answer before it waits; alice's message commits at staggered moments around that. A
+    // commit between the poll reading its position and registering its wait used to be announced
+    // to nobody, and the poll slept to its timeout.
+    const carol = await s.registerUser('sync-race-carol');
+    const roomId = await createRoom(alice, { preset: 'public_chat' });
+    await join(bob, roomId);
+    let since = (await sync(bob)).body.next_batch;
+    const late: Array<[round: number, ms: number]> = [];
+    for (let i = 0; i < 40; i++) {
+      const put = await s.request('PUT', `${V3}/user/${encodeURIComponent(carol.userId)}/account_data/x.noise`, { token: carol.accessToken, body: { i } });
+      expect(put.status).toBe(200);
+      const t0 = Date.now();
+      const poll = sync(bob, { since, timeout: 5000 });
+      await new Promise((r) => setTimeout(r, i % 20));
+      await send(alice, roomId, { msgtype: 'm.text', body: `race ${i}` });
+      let res = await poll;
+      since = res.body.next_batch;
+      // The poll may have answered with carol's move alone (before the message): the next one gets it.
+      if (!res.body.rooms?.join?.[roomId]) {
+        res = await sync(bob, { since, timeout: 5000 });
+        since = res.body.next_batch;
+      }
+      expect(res.body.rooms?.join?.[roomId]?.timeline.events.at(-1)?.content.body).toBe(`race ${i}`);
+      if (Date.now() - t0 > 2000) late.push([i, Date.now() - t0]);
+    }
+    expect(late).toEqual([]);
+  }, 120_000);
 });

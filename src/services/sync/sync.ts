@@ -155,11 +155,31 @@ export class SyncService {
         }
         if (Date.now() >= deadline || signal.aborted || this.closing) return last?.body ?? (await this.emptyAnswer(requester, since!));
         const rooms = last?.rooms ?? (await store.currentMemberships(this.d.db, requester.userId)).map((m) => m.roomId);
-        await this.d.waiters.wait(requester.userId, rooms, deadline - Date.now(), signal);
+        // A commit between reading `now` and the wait being registered was announced to nobody
+        // (the poll slept to its timeout with the change unseen): once registered, look again,
+        // and build again at once if anything has moved since `now`.
+        const moved = new AbortController();
+        const woken = this.d.waiters.wait(requester.userId, rooms, deadline - Date.now(), AbortSignal.any([signal, moved.signal]));
+        this.movedSince(now).then(
+          (yes) => yes && moved.abort(),
+          () => moved.abort(),
+        );
+        await woken;
       }
     } finally {
       presence?.syncEnded(requester.userId);
     }
+  }
+
+  /**
+   * Whether any stream is past `t`. Room events allocated so far are waited for first: their
+   * announcement can precede their publication, so one announced before the caller's wait was
+   * registered is only seen here, once published.
+   */
+  private async movedSince(t: SyncToken): Promise<boolean> {
+    const rp = this.d.roomPositions;
+    if (rp.allocated > t.room) await rp.reached(rp.allocated);
+    return !sameToken(await this.currentToken(), t);
   }
 
   /** The position of every stream now, as a token. */
