@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -124,6 +124,35 @@ describe('media repository (client)', () => {
     expect(row!.user_id).toBe(alice.userId);
     // Nothing left in the temporary folder.
     expect(filesUnder(join(store, '.axon-uploads'))).toEqual([]);
+  });
+
+  it('downloads send the file as it is on disk, whatever its size and even if it no longer matches the recorded length', async () => {
+    // Sizes around the read strategies' limits: read at once (≤ 64 KiB), read whole (≤ 256 KiB), streamed.
+    for (const size of [0, 1, 64 * 1024, 64 * 1024 + 1, 256 * 1024, 256 * 1024 + 1, 600 * 1024]) {
+      const content = Buffer.alloc(size, size % 251);
+      if (size > 0) content[size - 1] = 7;
+      const up = await upload(s, alice.accessToken, content);
+      expect(up.status).toBe(200);
+      const res = await get(s, `/_matrix/client/v1/media/download/localhost/${up.mediaId}`, alice.accessToken);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-length')).toBe(String(size));
+      expect(Buffer.from(await res.arrayBuffer()).equals(content)).toBe(true);
+    }
+    // An operator replaced a file with a longer or a shorter one: the file is sent with its own length.
+    const id = (await upload(s, alice.accessToken, 'short')).mediaId;
+    const file = join(store, 'local_content', id.slice(0, 2), id.slice(2, 4), id.slice(4));
+    for (const replacement of [Buffer.from('a much longer replacement'), Buffer.from('sh'), Buffer.alloc(300 * 1024, 3)]) {
+      writeFileSync(file, replacement);
+      const res = await get(s, `/_matrix/client/v1/media/download/localhost/${id}`, alice.accessToken);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-length')).toBe(String(replacement.length));
+      expect(Buffer.from(await res.arrayBuffer()).equals(replacement)).toBe(true);
+    }
+    // A row whose file is gone is 404, not 500.
+    rmSync(file);
+    const gone = await get(s, `/_matrix/client/v1/media/download/localhost/${id}`, alice.accessToken);
+    expect(gone.status).toBe(404);
+    expect(((await gone.json()) as any).errcode).toBe('M_NOT_FOUND');
   });
 
   it('new media is authenticated: the legacy unauthenticated download answers 404 M_NOT_FOUND', async () => {
