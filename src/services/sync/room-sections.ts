@@ -87,6 +87,11 @@ export class LazyMemberCache {
  */
 export class RoomSections {
   readonly lazyMembers = new LazyMemberCache();
+  /**
+   * Window reads in flight, shared by identical ones: the pollers of a room woken by one message
+   * all read the same (from, to] of it. Dropped once settled, so nothing is ever served stale.
+   */
+  private readonly windowReads = new Map<string, Promise<StoredEvent[]>>();
 
   constructor(
     private readonly db: Db,
@@ -160,7 +165,7 @@ export class RoomSections {
     let upTo = w.to;
     let batch = limit + 1;
     for (let round = 0; round < MAX_ROUNDS; round++) {
-      const rows = await store.latestEvents(this.db, w.roomId, w.from, upTo, batch);
+      const rows = await this.latestEvents(w.roomId, w.from, upTo, batch);
       for (const ev of rows) {
         if (!view.maySee(ev) || !eventMatchesFilter(ev.pdu, filter)) continue;
         if (picked.length === limit) return { picked: picked.reverse(), limited: true };
@@ -172,6 +177,20 @@ export class RoomSections {
     }
     // Gave up looking further back: say there may be more.
     return { picked: picked.reverse(), limited: true };
+  }
+
+  /** store.latestEvents, shared with an identical read in flight (the result is never mutated). */
+  private latestEvents(roomId: string, from: number, to: number, limit: number): Promise<StoredEvent[]> {
+    const key = `${roomId}\u0000${from}\u0000${to}\u0000${limit}`;
+    const inFlight = this.windowReads.get(key);
+    if (inFlight) return inFlight;
+    const read = store.latestEvents(this.db, roomId, from, to, limit);
+    this.windowReads.set(key, read);
+    const forget = () => {
+      if (this.windowReads.get(key) === read) this.windowReads.delete(key);
+    };
+    read.then(forget, forget);
+    return read;
   }
 
   /** The room's state (type\0state_key → event ID) after its last event at or before `stream`. */
