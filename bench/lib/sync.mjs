@@ -162,7 +162,7 @@ export async function sendToSyncLatency(server, sender, poller, roomId, { sample
  * client re-polls after, as here), `users[0]` sends one message. Measures, from just before the
  * PUT, when each poll answered with the event; and the server's RSS while held and after.
  */
-export async function heldPollsWake(server, users, roomId, { rounds = 1, quietMs = 1000, initialConcurrency = 20, onLog = () => {}, beforeSend = () => {} } = {}) {
+export async function heldPollsWake(server, users, roomId, { rounds = 1, quietMs = 1000, initialConcurrency = 20, onLog = () => {}, beforeSend = () => {}, afterRound = () => {} } = {}) {
   const agent = new Agent({ keepAlive: true, maxSockets: users.length + 50, maxFreeSockets: users.length + 50 });
   const sendAgent = new Agent({ keepAlive: true, maxSockets: 1 });
   // The initial syncs load lazily (only the members a timeline needs, one event of timeline), as
@@ -227,6 +227,7 @@ export async function heldPollsWake(server, users, roomId, { rounds = 1, quietMs
       const err = await failed;
       if (err) throw err;
       const rssAfter = server.rss();
+      await afterRound(round);
       const lat = answeredAt.map((t) => t - sentAt);
       const r = {
         polls: users.length,
