@@ -15,6 +15,7 @@ import { CryptoEvent } from 'matrix-js-sdk/lib/crypto-api/index.js';
 import { logger as sdkGlobalLogger } from 'matrix-js-sdk/lib/logger.js';
 import { NO_RATE_LIMITS } from '../harness/ratelimits.js';
 import { startServer, type TestServer } from '../harness/server.js';
+import { specErrors } from '../harness/spec-schema.js';
 
 type SdkLogger = NonNullable<ICreateClientOpts['logger']>;
 const noop = () => {};
@@ -76,6 +77,10 @@ describe('matrix-js-sdk 37 with Rust crypto: an encrypted room between two users
 
   /** What each device's /sync answers carried: device_lists.changed users, and to-device events. */
   const seen = new Map<string, { changed: Set<string>; toDevice: string[] }>();
+  /** Answers the SDK got that the spec's schema rejects. */
+  const offSpec: string[] = [];
+  const checked = new Set<string>();
+  const CHECKED = ['/sync', '/keys/upload', '/keys/query', '/keys/claim', '/keys/changes', '/room_keys/version', '/room_keys/keys'];
   /** A fetch that records /sync answers per device (AXON_FETCH_LOG=1 also logs every request). */
   const observe = (user: string, deviceId: string): typeof fetch => {
     const mine = { changed: new Set<string>(), toDevice: [] as string[] };
@@ -84,7 +89,14 @@ describe('matrix-js-sdk 37 with Rust crypto: an encrypted room between two users
       const t0 = Date.now();
       const res = await fetch(input, init);
       const url = new URL(String(input));
-      if (res.ok && url.pathname.endsWith('/sync')) {
+      const route = url.pathname.replace('/_matrix/client/v3', '');
+      if (res.ok && CHECKED.includes(route)) {
+        const method = (init?.method ?? 'GET').toLowerCase();
+        checked.add(`${method} ${route}`);
+        const errors = specErrors('client-server', route, method, res.status, await res.clone().json());
+        if (errors.length > 0) offSpec.push(`${method} ${route}: ${errors.join('; ')}`);
+      }
+      if (res.ok && route === '/sync') {
         const body = await res.clone().json();
         for (const u of body.device_lists?.changed ?? []) mine.changed.add(u);
         for (const e of body.to_device?.events ?? []) mine.toDevice.push(JSON.stringify(e));
@@ -359,6 +371,13 @@ describe('matrix-js-sdk 37 with Rust crypto: an encrypted room between two users
     );
     expect(user.presence).toBe('online');
   }, 90_000);
+
+  it("every answer the SDK got from the sync and key endpoints matches the spec's schema", () => {
+    expect([...checked].sort()).toEqual(
+      expect.arrayContaining(['get /room_keys/version', 'get /sync', 'post /keys/claim', 'post /keys/query', 'post /keys/upload', 'post /room_keys/version', 'put /room_keys/keys']),
+    );
+    expect(offSpec).toEqual([]);
+  });
 
   it('every to-device message reached its device exactly once', () => {
     let total = 0;
