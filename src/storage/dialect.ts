@@ -44,10 +44,13 @@ export function lockingRows<Q extends { forUpdate(): Q }>(db: Kysely<any>, query
 /**
  * Serialises the transactions that call it with the same key until they end (PostgreSQL's
  * transaction-scoped advisory lock), e.g. to hand out positions of a stream in commit order.
- * SQLite needs none: its writes run one transaction at a time.
+ * SQLite needs none: its writes run one transaction at a time. `shared` holders do not wait for
+ * each other, only for (and hold off) the exclusive ones.
  */
-export async function lockForTransaction(db: Kysely<any>, key: number): Promise<void> {
-  if (dialectOf(db) === 'postgres') await sql`SELECT pg_advisory_xact_lock(${key})`.execute(db);
+export async function lockForTransaction(db: Kysely<any>, key: number, mode: 'exclusive' | 'shared' = 'exclusive'): Promise<void> {
+  if (dialectOf(db) !== 'postgres') return;
+  if (mode === 'shared') await sql`SELECT pg_advisory_xact_lock_shared(${key})`.execute(db);
+  else await sql`SELECT pg_advisory_xact_lock(${key})`.execute(db);
 }
 
 /** A writing statement (insert, update, delete) built but not yet run. */

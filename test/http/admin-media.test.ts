@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -666,6 +667,72 @@ describe('Admin API: media', () => {
       expect(Buffer.from(await bypass.arrayBuffer()).equals(png)).toBe(true);
       ok(await post(`/v1/media/unquarantine/localhost/${first}`));
       expect((await download(second)).status).toBe(200);
+    });
+
+    it('Synapse ≥ 1.128: an upload of quarantined content (local or cached remote) is quarantined by "system", by POST and by PUT', async () => {
+      const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+      const a = Buffer.from(`quarantined content ${Date.now()}`);
+      const original = await upload(alice, a, 'text/plain', 'a.txt');
+      ok(await post(`/v1/media/quarantine/localhost/${original}`));
+      expect(await quarantinedBy(original)).toBe(admin.userId);
+
+      // POST /upload: the uploader gets a normal answer; the row is quarantined, clients get 404.
+      const again = await upload(bob, a, 'text/plain', 'again.txt');
+      expect(again).not.toBe(original);
+      expect(await quarantinedBy(again)).toBe('system');
+      expect((await download(again, bob)).status).toBe(404);
+      expect(ok(await get(`/v1/media/localhost/${again}`)).media_info).toMatchObject({ quarantined_by: 'system', sha256: sha(a) });
+      const bypass = await download(again, admin, '?admin_unsafely_bypass_quarantine=true');
+      expect(bypass.status).toBe(200);
+      expect(Buffer.from(await bypass.arrayBuffer()).equals(a)).toBe(true);
+
+      // PUT to a reservation made before the content was quarantined.
+      const reserve = async () => {
+        const r = await fetch(`${s.url}/_matrix/media/v1/create`, { method: 'POST', headers: { authorization: `Bearer ${bob.accessToken}` } });
+        expect(r.status).toBe(200);
+        return ((await r.json()) as { content_uri: string }).content_uri.slice('mxc://localhost/'.length);
+      };
+      const put = async (id: string, body: Buffer) => {
+        const r = await fetch(`${s.url}/_matrix/media/v3/upload/localhost/${id}`, { method: 'PUT', headers: { authorization: `Bearer ${bob.accessToken}`, 'content-type': 'text/plain' }, body });
+        expect(r.status).toBe(200);
+      };
+      const reserved = await reserve();
+      await put(reserved, a);
+      expect(await quarantinedBy(reserved)).toBe('system');
+      expect((await download(reserved, bob)).status).toBe(404);
+
+      // Content unrelated to any quarantined item is not quarantined.
+      const other = await upload(bob, Buffer.from(`harmless ${Date.now()}`), 'text/plain', 'ok.txt');
+      expect(await quarantinedBy(other)).toBeNull();
+      expect((await download(other, bob)).status).toBe(200);
+
+      // A reservation an admin quarantined keeps its quarantine when harmless content arrives.
+      const held = await reserve();
+      ok(await post(`/v1/media/quarantine/localhost/${held}`));
+      await put(held, Buffer.from(`harmless too ${Date.now()}`));
+      expect(await quarantinedBy(held)).toBe(admin.userId);
+
+      // A quarantined cached remote item's hash counts too.
+      const b = Buffer.from(`remote content ${Date.now()}`);
+      await addRemote('remote.example', `rq${Date.now()}`, { sha: sha(b), quarantinedBy: '@mod:remote.example' });
+      expect(await quarantinedBy(await upload(alice, b, 'text/plain', 'b.txt'))).toBe('system');
+
+      // Releasing the original releases every copy (by hash); new uploads are then not quarantined.
+      ok(await post(`/v1/media/unquarantine/localhost/${original}`));
+      for (const id of [original, again, reserved]) expect(await quarantinedBy(id), id).toBeNull();
+      const later = await upload(bob, a, 'text/plain', 'later.txt');
+      expect(await quarantinedBy(later)).toBeNull();
+      expect((await download(later, bob)).status).toBe(200);
+    });
+
+    it('uploads racing a quarantine of the same content all end up quarantined', async () => {
+      const c = Buffer.from(`raced content ${Date.now()}`);
+      const first = await upload(alice, c, 'text/plain', 'c.txt');
+      const [, ...ids] = await Promise.all([
+        post(`/v1/media/quarantine/localhost/${first}`).then(ok),
+        ...Array.from({ length: 8 }, () => upload(bob, c, 'text/plain', 'c2.txt')),
+      ]);
+      for (const id of [first, ...ids]) expect(await quarantinedBy(id as string), id as string).not.toBeNull();
     });
 
     it('deleting an uploaded item removes its file and generated thumbnails; the client then gets 404', async () => {

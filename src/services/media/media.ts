@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
 import { MatrixError, notFound } from '../../errors.js';
 import { randomLetters } from '../../matrix/access-token.js';
-import type { Db } from '../../storage/database.js';
+import { withTransaction, type Db } from '../../storage/database.js';
 import * as store from '../../storage/stores/media.js';
 import { isValidMediaId, isValidServerName, MediaPaths } from './paths.js';
 import { UrlPreviewer } from './preview.js';
@@ -23,6 +23,9 @@ import { imageSize, renderThumbnail, selectThumbnail, thumbnailSize, thumbnailTy
 export const tooLarge = () => new MatrixError(413, 'M_TOO_LARGE', 'Upload request body is too large');
 const incomplete = () => new MatrixError(400, 'M_UNKNOWN', 'Upload was incomplete: the body ended before its Content-Length');
 const mediaNotFound = () => notFound('Not found');
+
+/** `quarantined_by` of uploads quarantined because their content matches quarantined media (Synapse's value). */
+export const QUARANTINED_BY_SYSTEM = 'system';
 
 /** Synapse's bounds on how long a download waits for an asynchronous upload's content. */
 export const DEFAULT_MAX_TIMEOUT_MS = 20_000;
@@ -180,16 +183,20 @@ export class MediaService {
     await this.place(got.tmp, path);
     try {
       const now = Date.now();
-      await store.insertLocalMedia(this.db, {
-        media_id: mediaId,
-        media_type: mediaType,
-        media_length: got.length,
-        created_ts: now,
-        upload_name: uploadName,
-        user_id: userId,
-        last_access_ts: now,
-        authenticated: this.config.media.enableAuthenticatedMedia,
-        sha256: got.sha256,
+      await withTransaction(this.db, async (tx) => {
+        await store.lockQuarantine(tx, 'shared');
+        await store.insertLocalMedia(tx, {
+          media_id: mediaId,
+          media_type: mediaType,
+          media_length: got.length,
+          created_ts: now,
+          upload_name: uploadName,
+          user_id: userId,
+          last_access_ts: now,
+          authenticated: this.config.media.enableAuthenticatedMedia,
+          sha256: got.sha256,
+          quarantined_by: await this.quarantineFor(tx, mediaId, got.sha256),
+        });
       });
     } catch (e) {
       await rm(path, { force: true });
@@ -217,7 +224,11 @@ export class MediaService {
     }
     let done = false;
     try {
-      done = await store.completePendingMedia(this.db, mediaId, { media_type: mediaType, media_length: got.length, upload_name: uploadName, sha256: got.sha256, last_access_ts: Date.now() });
+      done = await withTransaction(this.db, async (tx) => {
+        await store.lockQuarantine(tx, 'shared');
+        const values = { media_type: mediaType, media_length: got.length, upload_name: uploadName, sha256: got.sha256, last_access_ts: Date.now() };
+        return store.completePendingMedia(tx, mediaId, values, await this.quarantineFor(tx, mediaId, got.sha256));
+      });
     } finally {
       if (!done) await rm(path, { force: true });
     }
@@ -225,6 +236,17 @@ export class MediaService {
     for (const wake of this.uploadWaiters.get(mediaId) ?? []) wake();
     this.scheduleThumbnails(mediaId, mediaType, path);
     return {};
+  }
+
+  /**
+   * Synapse ≥ 1.128: content whose hash matches quarantined media (local or cached remote) is
+   * quarantined as it is stored, by "system"; the uploader still gets a normal answer. Runs in the
+   * transaction that writes the row, after `lockQuarantine(tx, 'shared')`.
+   */
+  private async quarantineFor(tx: Db, mediaId: string, sha256: string): Promise<string | null> {
+    if (!(await store.isHashQuarantined(tx, sha256))) return null;
+    this.log.warn({ mediaId, sha256 }, 'media automatically quarantined: its content matches quarantined media');
+    return QUARANTINED_BY_SYSTEM;
   }
 
   private describe(opts: UploadOptions): { mediaType: string; uploadName: string | null } {

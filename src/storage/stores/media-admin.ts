@@ -1,7 +1,7 @@
 import { sql, type SqlBool } from 'kysely';
 import type { Db } from '../database.js';
 import { inList, lockForTransaction } from '../dialect.js';
-import { flag, type LocalMediaRow, type RemoteMediaRow } from './media.js';
+import { flag, lockQuarantine, type LocalMediaRow, type RemoteMediaRow } from './media.js';
 
 /**
  * SQL of the media Admin API (catalogue §3.12, §7, §8.1): listings, bulk selections, quarantine
@@ -147,9 +147,13 @@ export interface MediaKeys {
  * Sets (`by` a user ID) or clears (`by` null) `quarantined_by` on the given items and on every
  * local or cached remote item with the same content hash. Protected local media is never
  * quarantined. Every row that changed (items already in that state do not) is logged in the
- * quarantine change feed; returns how many. Run it in a transaction.
+ * quarantine change feed; returns how many. Run it in a transaction. Later uploads of content
+ * quarantined here are quarantined by the upload path (`isHashQuarantined`).
  */
 export async function setQuarantine(db: Db, keys: MediaKeys, by: string | null): Promise<number> {
+  // First of all: an upload of the same content then either commits before this (and is updated by
+  // hash below) or waits and sees the outcome (see lockQuarantine).
+  await lockQuarantine(db, 'exclusive');
   const quarantining = by !== null;
   const hashes = new Set<string>();
   const local = new Set<string>();

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../database.js';
+import { lockForTransaction } from '../dialect.js';
 import type { LocalMediaRepositoryTable, LocalMediaRepositoryThumbnailsTable, RemoteMediaCacheTable } from '../schema/media-tables.js';
 
 /** Row reads and writes of the media repository tables (migration 012). */
@@ -47,15 +48,48 @@ export async function insertPendingMedia(db: Db, mediaId: string, userId: string
 
 /**
  * Fills in a reserved media ID once its content is in place. Only a row still without content is
- * updated; returns false when another upload got there first.
+ * updated; returns false when another upload got there first. `quarantinedBy` quarantines it; null
+ * leaves `quarantined_by` as it is (an admin may have quarantined the reservation already).
  */
 export async function completePendingMedia(
   db: Db,
   mediaId: string,
   values: { media_type: string; media_length: number; upload_name: string | null; sha256: string; last_access_ts: number },
+  quarantinedBy: string | null = null,
 ): Promise<boolean> {
-  const r = await db.updateTable('local_media_repository').set(values).where('media_id', '=', mediaId).where('media_length', 'is', null).executeTakeFirst();
+  const r = await db
+    .updateTable('local_media_repository')
+    .set(quarantinedBy === null ? values : { ...values, quarantined_by: quarantinedBy })
+    .where('media_id', '=', mediaId)
+    .where('media_length', 'is', null)
+    .executeTakeFirst();
   return Number(r.numUpdatedRows) > 0;
+}
+
+/** An arbitrary constant naming the advisory lock that orders uploads and quarantine changes on PostgreSQL. */
+const QUARANTINE_LOCK = 7_011_017;
+
+/**
+ * Orders an upload's quarantine-by-hash check against quarantine changes (PostgreSQL; SQLite runs
+ * one write transaction at a time already). Uploads take the lock shared, so they never wait for
+ * each other; a quarantine change takes it exclusive as its first statement. Either the upload
+ * commits first, and the quarantine's update by hash sees its row, or the quarantine commits
+ * first, and the upload's check sees it: no upload of quarantined content slips between the two.
+ * Transaction-scoped: call inside the transaction.
+ */
+export async function lockQuarantine(db: Db, mode: 'shared' | 'exclusive'): Promise<void> {
+  await lockForTransaction(db, QUARANTINE_LOCK, mode);
+}
+
+/**
+ * Whether some local or cached remote media with this content hash is quarantined (Synapse ≥ 1.128
+ * quarantines a new upload of such content).
+ */
+export async function isHashQuarantined(db: Db, sha256: string): Promise<boolean> {
+  const local = await db.selectFrom('local_media_repository').select('media_id').where('sha256', '=', sha256).where('quarantined_by', 'is not', null).limit(1).executeTakeFirst();
+  if (local) return true;
+  const remote = await db.selectFrom('remote_media_cache').select('media_id').where('sha256', '=', sha256).where('quarantined_by', 'is not', null).limit(1).executeTakeFirst();
+  return remote !== undefined;
 }
 
 /** A user's reservations made after `since` that have no content yet (Synapse's `max_pending_media_uploads`). */
