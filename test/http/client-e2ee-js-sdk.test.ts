@@ -73,7 +73,10 @@ describe('matrix-js-sdk 37 with Rust crypto: an encrypted room between two users
   const clients: MatrixClient[] = [];
   let a: MatrixClient;
   let b: MatrixClient;
+  let b2: MatrixClient;
   let roomId: string;
+  /** The first exchange: A's message (A's megolm session) and B's reply (B's). */
+  const history: Array<{ id: string; body: string }> = [];
 
   /** What each device's /sync answers carried: device_lists.changed users, and to-device events. */
   const seen = new Map<string, { changed: Set<string>; toDevice: string[] }>();
@@ -205,10 +208,11 @@ describe('matrix-js-sdk 37 with Rust crypto: an encrypted room between two users
     const seenByA = await until(a, [MatrixEventEvent.Decrypted, RoomEvent.Timeline], () => decrypted(a, reply.event_id), 'A decrypts B', 30_000);
     expect(seenByA.isDecryptionFailure()).toBe(false);
     expect(seenByA.getClearContent()?.body).toBe('hi alice, got it');
+    history.push({ id: sent.event_id, body: 'hello bob, this is secret' }, { id: reply.event_id, body: 'hi alice, got it' });
   }, 90_000);
 
   it("B's second device reaches A's device list through device_lists.changed and /keys/query, and reads A's next message", async () => {
-    const b2 = await login('bob', 'bob-password', 'bob tablet');
+    b2 = await login('bob', 'bob-password', 'bob tablet');
     await start(b2);
     const b2Device = b2.getDeviceId()!;
 
@@ -370,6 +374,49 @@ describe('matrix-js-sdk 37 with Rust crypto: an encrypted room between two users
       "A's presence at B",
     );
     expect(user.presence).toBe('online');
+  }, 90_000);
+
+  it("A's new device restores the key backup through secret storage and reads the history", async () => {
+    const a2 = await login('alice', 'alice-password', 'alice desktop');
+    // The user types in their recovery key: here, the one A's first device created.
+    for (const [id, key] of ssssKeys.get(a.getDeviceId()!)!) ssssKeys.get(a2.getDeviceId()!)!.set(id, key);
+    await start(a2);
+    const crypto = a2.getCrypto()!;
+    await until(a2, ClientEvent.AccountData, () => a2.getAccountData('m.megolm_backup.v1' as never) !== undefined, 'the backup secret in account data');
+    await crypto.loadSessionBackupPrivateKeyFromSecretStorage();
+    const check = await crypto.checkKeyBackupAndEnable();
+    expect(check?.backupInfo.version).toBeTypeOf('string');
+    const restored = await crypto.restoreKeyBackup();
+    expect(restored.imported).toBeGreaterThanOrEqual(2);
+
+    for (const { id, body } of history) {
+      const ev = await until(
+        a2,
+        [MatrixEventEvent.Decrypted, RoomEvent.Timeline],
+        async () => {
+          const e = a2.getRoom(roomId)?.findEventById(id);
+          if (!e) return undefined;
+          if (e.isDecryptionFailure()) await e.attemptDecryption(crypto as never, { isRetry: true });
+          else await a2.decryptEventIfNeeded(e);
+          return !e.isBeingDecrypted() && !e.isDecryptionFailure() && e.getType() === 'm.room.message' ? e : undefined;
+        },
+        `A's new device decrypts "${body}"`,
+      );
+      expect(ev.getClearContent()?.body).toBe(body);
+    }
+  }, 90_000);
+
+  it("B's second device signs out and leaves A's device list", async () => {
+    const gone = b2.getDeviceId()!;
+    await b2.logout(true);
+    await until(
+      a,
+      [CryptoEvent.DevicesUpdated, ClientEvent.Sync],
+      async () => !(await a.getCrypto()!.getUserDeviceInfo(['@bob:localhost'])).get('@bob:localhost')?.has(gone),
+      "B's second device gone from A's list",
+    );
+    const left = await a.getCrypto()!.getUserDeviceInfo(['@bob:localhost']);
+    expect([...left.get('@bob:localhost')!.keys()]).toEqual([b.getDeviceId()]);
   }, 90_000);
 
   it("every answer the SDK got from the sync and key endpoints matches the spec's schema", () => {
