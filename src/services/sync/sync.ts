@@ -9,6 +9,7 @@ import type { FiltersService } from '../filters.js';
 import type { PushRulesService } from '../push-rules.js';
 import type { StreamPositions } from '../rooms/stream-positions.js';
 import type { ToDeviceService } from '../to-device.js';
+import { BuildSlots } from './build-slots.js';
 import { RoomSections, type RoomSection } from './room-sections.js';
 import { formatSyncToken, parseSyncToken, sameToken, ZERO_TOKEN, type SyncToken } from './token.js';
 import type { SyncWaiters } from './waiters.js';
@@ -70,6 +71,8 @@ export interface SyncRequest {
 
 /** Longest a /sync is held, whatever timeout it asks for (bounded resources per client). */
 export const MAX_SYNC_TIMEOUT_MS = 10 * 60 * 1000;
+/** /sync answers built at once; more wait their turn. */
+const BUILD_SLOTS = 32;
 /** To-device messages per sync (Synapse's limit). */
 const TO_DEVICE_LIMIT = 100;
 
@@ -93,6 +96,8 @@ const invalidParam = (msg: string) => new MatrixError(400, 'M_INVALID_PARAM', ms
  */
 export class SyncService {
   private readonly inFlight = new Map<string, { result: Promise<Json>; abort: AbortController; refs: number }>();
+  /** Builds running at once (see BuildSlots; 1,000 polls woken by one message queue here). */
+  private readonly builds = new BuildSlots(BUILD_SLOTS);
 
   constructor(private readonly d: SyncDeps) {}
 
@@ -150,7 +155,7 @@ export class SyncService {
         // Nothing anywhere has moved since the token: wait without building anything.
         const quiet = since !== undefined && !req.fullState && sameToken(since, now);
         if (!quiet) {
-          last = await this.build(requester, filter, since, now, req.fullState);
+          last = await this.builds.run(() => this.build(requester, filter, since, now, req.fullState));
           if (!since || req.fullState || !last.empty) return last.body;
         }
         if (Date.now() >= deadline || signal.aborted || this.closing) return last?.body ?? (await this.emptyAnswer(requester, since!));
