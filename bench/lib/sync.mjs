@@ -207,11 +207,21 @@ export async function heldPollsWake(server, users, roomId, { rounds = 1, quietMs
         () => null,
         (e) => e,
       );
-      // Held: every request sent and nothing answering any more for `quietMs`.
+      // Held: every request sent, nothing answering any more for `quietMs`, and the server idle
+      // (under 5 % of a core over the last 500 ms: not still building answers nobody has yet).
       const deadline = performance.now() + 120_000;
-      while (performance.now() - lastAnswer < quietMs) {
-        if (performance.now() > deadline) throw new Error(`polls kept answering for 120 s (${early} early answers)`);
+      let cpu = server.cpu();
+      let cpuAt = performance.now();
+      let busy = 1;
+      while (performance.now() - lastAnswer < quietMs || busy > 0.05) {
+        if (performance.now() > deadline) throw new Error(`polls kept answering or the server stayed busy for 120 s (${early} early answers)`);
         await sleep(100);
+        if (performance.now() - cpuAt >= 500) {
+          const c = server.cpu();
+          busy = (c - cpu) / ((performance.now() - cpuAt) / 1000);
+          cpu = c;
+          cpuAt = performance.now();
+        }
       }
       const rssHeld = server.rss();
       await beforeSend(round);
