@@ -12,6 +12,8 @@ export interface Requester {
   isGuest: boolean;
   admin: boolean;
   shadowBanned: boolean;
+  /** Suspended (Synapse ≥ 1.110): may read and leave, but not send, join, invite or knock. */
+  suspended?: boolean;
   /** For "login as user" tokens: the admin who minted it. */
   authenticatedBy: string | null;
 }
@@ -87,6 +89,7 @@ export class AuthService {
       isGuest: Boolean(row.is_guest),
       admin: Boolean(row.admin),
       shadowBanned: Boolean(row.shadow_banned),
+      suspended: Boolean(row.suspended),
       authenticatedBy: row.puppets_user_id ? row.user_id : null,
     };
   }

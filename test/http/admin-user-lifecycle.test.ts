@@ -311,6 +311,39 @@ describe('PUT /_synapse/admin/v1/suspend/<user_id> (Δ1.110)', () => {
     expect((await s.request('GET', '/_matrix/client/v3/profile/@sam:localhost/displayname')).body).toEqual({ displayname: 'Sam S' });
   });
 
+  it('a suspended user may read, leave and redact their own events, but not send, join, invite, knock or redact others', async () => {
+    const V3 = '/_matrix/client/v3';
+    const tom = await s.registerUser('tom');
+    const una = await s.registerUser('una');
+    const made = await s.request('POST', `${V3}/createRoom`, { token: una.accessToken, body: { preset: 'public_chat' } });
+    const roomId = made.body.room_id as string;
+    const r = `${V3}/rooms/${enc(roomId)}`;
+    expect((await s.request('POST', `${V3}/join/${enc(roomId)}`, { token: tom.accessToken, body: {} })).status).toBe(200);
+    const own = (await s.request('PUT', `${r}/send/m.room.message/t1`, { token: tom.accessToken, body: { msgtype: 'm.text', body: 'mine' } })).body.event_id;
+    const theirs = (await s.request('PUT', `${r}/send/m.room.message/u1`, { token: una.accessToken, body: { msgtype: 'm.text', body: 'theirs' } })).body.event_id;
+    const other = (await s.request('POST', `${V3}/createRoom`, { token: una.accessToken, body: { preset: 'public_chat' } })).body.room_id as string;
+    expect((await suspend(tom.userId, { body: { suspend: true } })).status).toBe(200);
+
+    const refusals = [
+      await s.request('PUT', `${r}/send/m.room.message/t2`, { token: tom.accessToken, body: { msgtype: 'm.text', body: 'no' } }),
+      await s.request('PUT', `${r}/state/m.room.topic/`, { token: tom.accessToken, body: { topic: 'no' } }),
+      await s.request('POST', `${V3}/join/${enc(other)}`, { token: tom.accessToken, body: {} }),
+      await s.request('POST', `${r}/invite`, { token: tom.accessToken, body: { user_id: mallory.userId } }),
+      await s.request('PUT', `${r}/redact/${enc(theirs)}/t3`, { token: tom.accessToken, body: {} }),
+    ];
+    for (const res of refusals) {
+      expect(res.status).toBe(403);
+      expect(res.body.errcode).toBe('M_USER_SUSPENDED');
+    }
+    // Reading, redacting their own event and leaving still work.
+    expect((await s.request('GET', `${r}/messages?dir=b&limit=5`, { token: tom.accessToken })).status).toBe(200);
+    expect((await s.request('PUT', `${r}/redact/${enc(own)}/t4`, { token: tom.accessToken, body: {} })).status).toBe(200);
+    expect((await s.request('POST', `${r}/leave`, { token: tom.accessToken, body: {} })).status).toBe(200);
+    // An operator's SQL unsuspension takes effect on the next request.
+    await runSql(s, `UPDATE users SET suspended = ${s.dialect === 'postgres' ? 'FALSE' : '0'} WHERE name = '${tom.userId}'`);
+    expect((await s.request('POST', `${V3}/join/${enc(other)}`, { token: tom.accessToken, body: {} })).status).toBe(200);
+  });
+
   it('requires a strict boolean', async () => {
     const missing = await suspend(mallory.userId, { body: {} });
     expect(missing.status).toBe(400);

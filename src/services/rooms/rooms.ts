@@ -33,6 +33,7 @@ export function refuseThirdPartyInvite(body: Record<string, unknown>): never {
 
 const notInRoom = (userId: string, roomId: string) => forbidden(`User ${userId} not in room ${roomId}`);
 const unknownRoom = () => notFound('Unknown room');
+const suspended = (message: string) => new MatrixError(403, 'M_USER_SUSPENDED', message);
 
 const ROOM_ID_LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 function newRoomId(serverName: string): string {
@@ -123,6 +124,7 @@ export class RoomsService {
 
   /** PUT /rooms/{id}/send/{type}/{txnId}. */
   async sendMessage(requester: Requester, roomId: string, type: string, txnId: string, content: Record<string, unknown>): Promise<string> {
+    if (requester.suspended) throw suspended('Sending messages while account is suspended is not allowed.');
     const fake = await this.admit(requester, roomId, true);
     if (fake) return fake;
     const txn = requester.deviceId !== null ? { deviceId: requester.deviceId, txnId } : undefined;
@@ -135,6 +137,10 @@ export class RoomsService {
    */
   async setState(requester: Requester, roomId: string, type: string, stateKey: string, content: Record<string, unknown>): Promise<string> {
     // Synapse fakes every state change of a shadow-banned user except memberships other than invites.
+    // A suspended user may still leave (or reject an invite); nothing else.
+    if (requester.suspended && !(type === 'm.room.member' && stateKey === requester.userId && content.membership === 'leave')) {
+      throw suspended('Sending state events while account is suspended is not allowed.');
+    }
     const fake = await this.admit(requester, roomId, type !== 'm.room.member' || content.membership === 'invite');
     if (fake) return fake;
     if (type === 'm.room.member') return this.setMembershipContent(requester, roomId, stateKey, content);
@@ -166,6 +172,9 @@ export class RoomsService {
     extra: { reason?: string; content?: Record<string, unknown>; admitted?: boolean } = {},
   ): Promise<string> {
     if (!extra.admitted) {
+      if (requester.suspended && (action === 'join' || action === 'invite' || action === 'knock')) {
+        throw suspended(`${action === 'join' ? 'Joining rooms' : action === 'invite' ? 'Sending invites' : 'Knocking on rooms'} while account is suspended is not allowed.`);
+      }
       const fake = await this.admit(requester, roomId, action === 'invite');
       if (fake) return fake;
     }
@@ -225,6 +234,8 @@ export class RoomsService {
     const actor = await this.creator.actors.get(roomId);
     if (!actor) throw unknownRoom();
     const target = await events.getEvent(this.db, eventId);
+    // Suspended users may redact their own events only.
+    if (requester.suspended && target?.pdu.sender !== requester.userId) throw suspended('Redacting other users\' events while account is suspended is not allowed.');
     const draftContent = { ...content };
     if (actor.version.redactsInContent) draftContent.redacts = eventId;
     const draft: Draft = { type: 'm.room.redaction', content: draftContent, redacts: eventId };

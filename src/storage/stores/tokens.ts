@@ -13,6 +13,7 @@ export interface TokenLookup {
   deactivated: number;
   locked: boolean | number;
   shadow_banned: boolean | number | null;
+  suspended: boolean | number | null;
   /** Only looked up when account validity is on (`withExpiry`); undefined otherwise. */
   expiration_ts_ms?: number | null;
 }
@@ -21,7 +22,7 @@ const tokenQuery = (db: Db, token: string) =>
   db
     .selectFrom('access_tokens as t')
     .innerJoin('users as u', (j) => j.onRef('u.name', '=', (eb) => eb.fn.coalesce('t.puppets_user_id', 't.user_id') as never))
-    .select(['t.id as token_id', 't.user_id', 't.device_id', 't.valid_until_ms', 't.puppets_user_id', 'u.admin', 'u.is_guest', 'u.deactivated', 'u.locked', 'u.shadow_banned'])
+    .select(['t.id as token_id', 't.user_id', 't.device_id', 't.valid_until_ms', 't.puppets_user_id', 'u.admin', 'u.is_guest', 'u.deactivated', 'u.locked', 'u.shadow_banned', 'u.suspended'])
     .where('t.token', '=', token);
 
 // Prepared once: this runs on every authenticated request.
