@@ -75,6 +75,11 @@ export class E2eKeysService implements DeviceRemovalHooks {
     return this.positions.current;
   }
 
+  /** Resolves once every device-list position allocated so far is visible (see ToDeviceService.visible). */
+  deviceListVisible(): Promise<void> {
+    return this.positions.reached(this.positions.allocated);
+  }
+
   /** Records that a user's devices changed, in the caller's transaction; returns the position. */
   async recordDeviceListChangeIn(tx: Db, userId: string, deviceIds: string[]): Promise<number> {
     const [position] = this.positions.allocate(1) as [number];

@@ -39,6 +39,14 @@ export class ToDeviceService {
   }
 
   /**
+   * Resolves once every position allocated so far is visible to readers. Writers commit out of
+   * order, so a commit can be announced while a lower position still holds `position` back.
+   */
+  visible(): Promise<void> {
+    return this.positions.reached(this.positions.allocated);
+  }
+
+  /**
    * Queues `messages` ({user: {device or '*': content}}) from a sender's device. The same
    * transaction ID from the same device is done once (a retry answers as the first did).
    * Unknown users and devices are skipped; other servers' users too (no federation yet).

@@ -81,4 +81,38 @@ describe('Send-to-device messages', () => {
     expect((await s.request('PUT', `${V3}/sendToDevice/m.x/t`, { token: alice.accessToken, rawBody: 'x' })).body.errcode).toBe('M_NOT_JSON');
     expect(await querySql(s, 'SELECT count(*) AS n FROM device_inbox')).toEqual(before);
   });
+
+  it("concurrent sends wake every recipient's held /sync (a commit landing ahead of a lower position is not lost)", async () => {
+    // Positions are allocated when each transaction starts and commits land out of order: a
+    // recipient woken by its commit while a lower position was still open built nothing, waited
+    // again, and slept to its timeout with the message unseen.
+    const users: TestUser[] = [];
+    for (let i = 0; i < 12; i++) users.push(await s.registerUser(`race-${i}`));
+    const late: string[] = [];
+    for (let round = 0; round < 8; round++) {
+      const since = await Promise.all(users.map(async (u) => (await s.request('GET', `${V3}/sync?timeout=0`, { token: u.accessToken })).body.next_batch));
+      // The first six hold polls; the other six each send one of them a message, all at once.
+      // An answer without the message (something else moved) is followed by the next poll.
+      const polls = users.slice(0, 6).map(async (u, i) => {
+        const t0 = Date.now();
+        let token = since[i];
+        for (;;) {
+          const r = await s.request('GET', `${V3}/sync?timeout=5000&since=${token}`, { token: u.accessToken });
+          const got = (r.body.to_device?.events ?? []).filter((e: any) => e.type === 'm.race').map((e: any) => e.content.round);
+          token = r.body.next_batch;
+          if (got.length > 0 || Date.now() - t0 > 5000) return { got, ms: Date.now() - t0 };
+        }
+      });
+      await new Promise((r) => setTimeout(r, 100));
+      const sent = await Promise.all(
+        users.slice(6).map((u, i) => send(u, { messages: { [users[i]!.userId]: { [users[i]!.deviceId]: { round } } } }, 'm.race', `race-${round}-${i}`)),
+      );
+      expect(sent.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
+      for (const [i, { got, ms }] of (await Promise.all(polls)).entries()) {
+        // A lost wake-up shows as the poll's whole 5 s timeout.
+        if (ms > 4000 || got[0] !== round) late.push(`round ${round}, recipient ${i}: ${JSON.stringify(got)} after ${ms} ms`);
+      }
+    }
+    expect(late).toEqual([]);
+  }, 120_000);
 });

@@ -27,10 +27,13 @@ export interface SyncSources {
   typing?: { readonly position: number; typingForSync(roomIds: readonly string[], from: number): Map<string, Ephemeral> };
   receipts?: {
     readonly position: number;
+    /** Resolves once every position allocated so far is published (see SyncService.movedSince). */
+    visible?(): Promise<void>;
     receiptsForSync(userId: string, roomIds: readonly string[], from: number, to: number): Promise<Map<string, Ephemeral>>;
   };
   presence?: {
     readonly position: number;
+    visible?(): Promise<void>;
     readonly enabled: boolean;
     presenceForSync(userId: string, from: number, to: number): Promise<Array<{ type: string; sender: string; content: Json }>>;
     syncStarted(userId: string, setPresence: PresenceState): Promise<void>;
@@ -38,6 +41,7 @@ export interface SyncSources {
   };
   accountData?: {
     readonly position: number;
+    visible?(): Promise<void>;
     accountDataForSync(
       userId: string,
       from: number,
@@ -177,13 +181,23 @@ export class SyncService {
   }
 
   /**
-   * Whether any stream is past `t`. Room events allocated so far are waited for first: their
-   * announcement can precede their publication, so one announced before the caller's wait was
-   * registered is only seen here, once published.
+   * Whether any stream is past `t`. Positions allocated so far are waited for first: commits land
+   * out of order, so a change can be announced while a lower position still holds it back from
+   * readers. A poll woken by it then builds nothing and waits again; it sees the change here, once
+   * published. (Without it, the poll slept to its timeout: concurrent /sendToDevice calls did
+   * that to their recipients on PostgreSQL.)
    */
   private async movedSince(t: SyncToken): Promise<boolean> {
     const rp = this.d.roomPositions;
-    if (rp.allocated > t.room) await rp.reached(rp.allocated);
+    const s = this.d.sources;
+    await Promise.all([
+      rp.reached(rp.allocated),
+      this.d.toDevice.visible(),
+      this.d.e2eKeys.deviceListVisible(),
+      s.accountData?.visible?.(),
+      s.receipts?.visible?.(),
+      s.presence?.visible?.(),
+    ]);
     return !sameToken(await this.currentToken(), t);
   }
 
