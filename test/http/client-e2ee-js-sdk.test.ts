@@ -79,14 +79,14 @@ describe('matrix-js-sdk 37 with Rust crypto: an encrypted room between two users
   const history: Array<{ id: string; body: string }> = [];
 
   /** What each device's /sync answers carried: device_lists.changed users, and to-device events. */
-  const seen = new Map<string, { changed: Set<string>; toDevice: string[] }>();
+  const seen = new Map<string, { changed: Set<string>; left: Set<string>; toDevice: string[] }>();
   /** Answers the SDK got that the spec's schema rejects. */
   const offSpec: string[] = [];
   const checked = new Set<string>();
   const CHECKED = ['/sync', '/keys/upload', '/keys/query', '/keys/claim', '/keys/changes', '/room_keys/version', '/room_keys/keys'];
   /** A fetch that records /sync answers per device (AXON_FETCH_LOG=1 also logs every request). */
   const observe = (user: string, deviceId: string): typeof fetch => {
-    const mine = { changed: new Set<string>(), toDevice: [] as string[] };
+    const mine = { changed: new Set<string>(), left: new Set<string>(), toDevice: [] as string[] };
     seen.set(deviceId, mine);
     return async (input, init) => {
       const t0 = Date.now();
@@ -102,6 +102,7 @@ describe('matrix-js-sdk 37 with Rust crypto: an encrypted room between two users
       if (res.ok && route === '/sync') {
         const body = await res.clone().json();
         for (const u of body.device_lists?.changed ?? []) mine.changed.add(u);
+        for (const u of body.device_lists?.left ?? []) mine.left.add(u);
         for (const e of body.to_device?.events ?? []) mine.toDevice.push(JSON.stringify(e));
       }
       if (process.env.AXON_FETCH_LOG) {
@@ -417,6 +418,14 @@ describe('matrix-js-sdk 37 with Rust crypto: an encrypted room between two users
     );
     const left = await a.getCrypto()!.getUserDeviceInfo(['@bob:localhost']);
     expect([...left.get('@bob:localhost')!.keys()]).toEqual([b.getDeviceId()]);
+  }, 90_000);
+
+  it("B leaves the only room they share with A: A's sync says so in device_lists.left", async () => {
+    const mine = seen.get(a.getDeviceId()!)!;
+    expect(mine.left.has('@bob:localhost')).toBe(false);
+    await b.leave(roomId);
+    await until(a, ClientEvent.Sync, () => mine.left.has('@bob:localhost'), "bob in A's device_lists.left");
+    expect(mine.left.has('@alice:localhost')).toBe(false);
   }, 90_000);
 
   it("every answer the SDK got from the sync and key endpoints matches the spec's schema", () => {
