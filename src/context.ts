@@ -261,7 +261,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     sections: new RoomSections(db, actors, roomHistory),
     waiters: new SyncWaiters(storage.notifier, {
       roomEventsTopic: ROOM_EVENTS_TOPIC,
-      roomEventsVisible: () => streamPositions.reached(streamPositions.allocated),
+      roomEventsVisible: () => streamPositions.caughtUp(),
       roomsOf: (userId) => joinedRoomsOf(db, userId),
     }),
     filters,

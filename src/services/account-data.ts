@@ -70,6 +70,11 @@ export class AccountDataService {
     return this.positions.current;
   }
 
+  /** Resolves once every position allocated so far is visible to readers (/sync waits on it before sleeping). */
+  visible(): Promise<void> {
+    return this.positions.caughtUp();
+  }
+
   /** Resolves once `position` is visible to readers (tests, and writers that must answer after it). */
   reached(position: number): Promise<void> {
     return this.positions.reached(position);

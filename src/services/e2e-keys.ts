@@ -77,7 +77,7 @@ export class E2eKeysService implements DeviceRemovalHooks {
 
   /** Resolves once every device-list position allocated so far is visible (see ToDeviceService.visible). */
   deviceListVisible(): Promise<void> {
-    return this.positions.reached(this.positions.allocated);
+    return this.positions.caughtUp();
   }
 
   /** Records that a user's devices changed, in the caller's transaction; returns the position. */

@@ -118,6 +118,11 @@ export class PresenceService {
     return this.positions.current;
   }
 
+  /** Resolves once every position allocated so far is visible to readers (/sync waits on it before sleeping). */
+  visible(): Promise<void> {
+    return this.positions.caughtUp();
+  }
+
   get enabled(): boolean {
     return this.config.enabled;
   }

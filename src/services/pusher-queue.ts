@@ -134,7 +134,7 @@ export class PusherQueue {
     const floor = this.positions.current;
     if (keys === '*') this.pendingAll = true;
     else for (const k of keys) if (!this.pending.has(k)) this.pending.set(k, floor);
-    void this.positions.reached(this.positions.allocated).then(() => this.wake());
+    void this.positions.caughtUp().then(() => this.wake());
   }
 
   /** Coalesces wake-ups: one scan at a time, one more if woken meanwhile. */

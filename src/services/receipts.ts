@@ -60,6 +60,11 @@ export class ReceiptsService {
     return this.positions.current;
   }
 
+  /** Resolves once every position allocated so far is visible to readers (/sync waits on it before sleeping). */
+  visible(): Promise<void> {
+    return this.positions.caughtUp();
+  }
+
   /** The checks Synapse makes before it reads a receipt's body (400 M_UNKNOWN, as Synapse answers). */
   checkReceiptPath(roomId: string, receiptType: string, eventId: string): void {
     if (!isValidRoomId(roomId) || !eventId.startsWith('$')) throw badRequest('A valid room ID and event ID must be specified');

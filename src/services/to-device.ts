@@ -43,7 +43,7 @@ export class ToDeviceService {
    * order, so a commit can be announced while a lower position still holds `position` back.
    */
   visible(): Promise<void> {
-    return this.positions.reached(this.positions.allocated);
+    return this.positions.caughtUp();
   }
 
   /**

@@ -48,6 +48,11 @@ export class StreamPositions {
     }
   }
 
+  /** Resolves once every position handed out so far is published (commits land out of order). */
+  caughtUp(): Promise<void> {
+    return this.reached(this.last);
+  }
+
   /** Resolves once `position` is published. */
   reached(position: number): Promise<void> {
     if (position <= this.published) return Promise.resolve();

@@ -191,7 +191,7 @@ export class SyncService {
     const rp = this.d.roomPositions;
     const s = this.d.sources;
     await Promise.all([
-      rp.reached(rp.allocated),
+      rp.caughtUp(),
       this.d.toDevice.visible(),
       this.d.e2eKeys.deviceListVisible(),
       s.accountData?.visible?.(),
