@@ -315,7 +315,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     turn: new TurnService(config.turn),
     roomInitialSync: new RoomInitialSyncService(db, roomHistory),
     mediaAdmin: new MediaAdminService(db, config.serverName, config.mediaStorePath, log),
-    media: new MediaService(db, config, log),
+    media: new MediaService(db, config, log, new ChangeCache(storage.notifier, ['local_media_repository'])),
   };
   // Room deletion and history purges may take the room's media with them (axon_delete_media).
   services.roomDeletion.mediaHook = services.mediaAdmin;

@@ -29,6 +29,8 @@ export const WATCHED_TABLES = {
   room_stats_current: 'room_id',
   room_stats_state: 'room_id',
   blocked_rooms: 'room_id',
+  // The media repository's row cache (keyed by media ID; migration 017).
+  local_media_repository: 'media_id',
 } as const;
 
 /** Keys of the rows that changed, or every row ('*'). */

@@ -338,6 +338,55 @@ describe('media repository (client)', () => {
     expect(await bypass.text()).toBe('quarantine me');
   });
 
+  it('a download right after a quarantine, release, protection or deletion, in SQL or by the Admin API, sees it (rows are cached)', async () => {
+    const up = await upload(s, alice.accessToken, 'cached row');
+    const id = up.mediaId;
+    const v1 = `/_matrix/client/v1/media/download/localhost/${id}`;
+    const status = async (path = v1, token: string | null = alice.accessToken) => {
+      const r = await get(s, path, token ?? undefined);
+      await r.arrayBuffer();
+      return r.status;
+    };
+    // Read twice, so the second answer may come from memory.
+    expect(await status()).toBe(200);
+    expect(await status()).toBe(200);
+    // An operator's SQL (another connection) is seen by the very next request.
+    await runSql(s, `UPDATE local_media_repository SET quarantined_by = '@op:localhost' WHERE media_id = '${id}'`);
+    expect(await status()).toBe(404);
+    await runSql(s, `UPDATE local_media_repository SET quarantined_by = NULL WHERE media_id = '${id}'`);
+    expect(await status()).toBe(200);
+    // The Admin API's quarantine, release, protection and deletion.
+    const admin_ = (path: string, method = 'POST') => s.request(method, `/_synapse/admin${path}`, { token: admin.accessToken, body: {} });
+    expect((await admin_(`/v1/media/quarantine/localhost/${id}`)).status).toBe(200);
+    expect(await status()).toBe(404);
+    expect((await admin_(`/v1/media/unquarantine/localhost/${id}`)).status).toBe(200);
+    expect(await status()).toBe(200);
+    expect((await admin_(`/v1/media/protect/${id}`)).status).toBe(200);
+    expect(await status()).toBe(200);
+    expect((await admin_(`/v1/media/quarantine/localhost/${id}`)).status).toBe(200);
+    expect(await status()).toBe(200); // protected media is never quarantined
+    expect((await admin_(`/v1/media/unprotect/${id}`)).status).toBe(200);
+    expect((await admin_(`/v1/media/quarantine/localhost/${id}`)).status).toBe(200);
+    expect(await status()).toBe(404);
+    expect((await admin_(`/v1/media/unquarantine/localhost/${id}`)).status).toBe(200);
+
+    // The legacy paths authenticate nobody: they wait for committed changes themselves.
+    await runSql(s, `UPDATE local_media_repository SET authenticated = ${s.dialect === 'postgres' ? 'FALSE' : '0'} WHERE media_id = '${id}'`);
+    const legacy = `/_matrix/media/v3/download/localhost/${id}`;
+    expect(await status(legacy, null)).toBe(200);
+    expect(await status(legacy, null)).toBe(200);
+    await runSql(s, `UPDATE local_media_repository SET quarantined_by = '@op:localhost' WHERE media_id = '${id}'`);
+    expect(await status(legacy, null)).toBe(404);
+    await runSql(s, `UPDATE local_media_repository SET quarantined_by = NULL WHERE media_id = '${id}'`);
+    expect(await status(legacy, null)).toBe(200);
+
+    // A row deleted in SQL (the file is still there) is gone for the next request.
+    expect(await status()).toBe(200);
+    await runSql(s, `DELETE FROM local_media_repository WHERE media_id = '${id}'`);
+    expect(await status()).toBe(404);
+    expect(await status(legacy, null)).toBe(404);
+  });
+
   it('downloads update last_access_ts in a batch', async () => {
     const up = await upload(s, alice.accessToken, 'touch me');
     await runSql(s, `UPDATE local_media_repository SET last_access_ts = 5 WHERE media_id = '${up.mediaId}'`);

@@ -39,6 +39,8 @@ function serveOptions(req: FastifyRequest, authenticatedEndpoint: boolean): Serv
   const bypass = queryBool(req, 'admin_unsafely_bypass_quarantine', false);
   return {
     authenticatedEndpoint,
+    // Authenticating waited for the changes committed before the request (AuthService.authenticate).
+    synced: req.requester !== null,
     bypassQuarantine: bypass && req.requester?.admin === true,
     allowRemote: queryBool(req, 'allow_remote', true),
     timeoutMs: Math.min(timeout, MAXIMUM_ALLOWED_MAX_TIMEOUT_MS),

@@ -8,6 +8,7 @@ import type { Config } from '../../config/schema.js';
 import { MatrixError, notFound } from '../../errors.js';
 import { randomLetters } from '../../matrix/access-token.js';
 import { withTransaction, type Db } from '../../storage/database.js';
+import type { ChangeCache } from '../../storage/change-cache.js';
 import * as store from '../../storage/stores/media.js';
 import { isValidMediaId, isValidServerName, MediaPaths } from './paths.js';
 import { UrlPreviewer } from './preview.js';
@@ -51,6 +52,11 @@ export interface UploadOptions {
 }
 
 export interface ServeOptions {
+  /**
+   * Changes committed before the request arrived have reached the caches already (the auth hook
+   * waited for them when it authenticated the request); otherwise the service waits itself.
+   */
+  synced?: boolean;
   /** The request came through `/_matrix/client/v1/media` (authenticated). */
   authenticatedEndpoint: boolean;
   /** An admin asked for `admin_unsafely_bypass_quarantine=true`. */
@@ -118,6 +124,12 @@ export class MediaService {
     private readonly db: Db,
     private readonly config: Config,
     private readonly log: Logger,
+    /**
+     * Complete local media rows by media ID, dropped when their row changes, whoever changes it
+     * (`local_media_repository` is a watched table: migration 017). Optional: without it every
+     * download reads its row.
+     */
+    private readonly rows: ChangeCache<store.LocalMediaRow> | null = null,
   ) {
     this.paths = new MediaPaths(config.mediaStorePath);
     this.previewer = new UrlPreviewer(config.media);
@@ -345,7 +357,7 @@ export class MediaService {
   /** Resolves a media reference to local media the caller may see, waiting for pending content. */
   private async localMediaFor(mediaId: string, opts: ServeOptions): Promise<store.LocalMediaRow> {
     if (!isValidMediaId(mediaId)) throw mediaNotFound();
-    let row = await store.getLocalMedia(this.db, mediaId);
+    let row = await this.localRow(mediaId, opts.synced === true);
     if (!row) throw mediaNotFound();
     // With enable_authenticated_media, media uploaded so is not served by the legacy endpoints.
     if (store.flag(row.authenticated) && !opts.authenticatedEndpoint && this.config.media.enableAuthenticatedMedia) throw mediaNotFound();
@@ -354,6 +366,25 @@ export class MediaService {
       row = await this.waitForContent(mediaId, opts.timeoutMs);
     }
     this.accessed.set(mediaId, Date.now());
+    return row;
+  }
+
+  /**
+   * A local media row, from the cache when it holds it. Only complete uploads are kept (a pending
+   * one is read again until its content arrives). A quarantine, protection or deletion, by the
+   * Admin API or in SQL, drops the entry before the next request reads it: the request first waits
+   * for changes committed before it arrived (unless the auth hook did), and a read that overlapped
+   * a change of its row is not kept (ChangeCache epochs).
+   */
+  private async localRow(mediaId: string, synced: boolean): Promise<store.LocalMediaRow | undefined> {
+    const cache = this.rows;
+    if (!cache) return store.getLocalMedia(this.db, mediaId);
+    if (!synced) await cache.sync();
+    const epoch = cache.begin();
+    const hit = cache.get(epoch, mediaId);
+    if (hit) return hit;
+    const row = await store.getLocalMedia(this.db, mediaId);
+    if (row && row.media_length !== null) cache.set(epoch, mediaId, row, [mediaId]);
     return row;
   }
 

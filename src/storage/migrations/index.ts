@@ -16,6 +16,7 @@ import * as m013 from './013-receipts.js';
 import * as m014 from './014-presence-tags.js';
 import * as m015 from './015-media-admin.js';
 import * as m016 from './016-user-directory.js';
+import * as m017 from './017-media-change-capture.js';
 
 type Step = { up(db: Kysely<unknown>, dialect: DialectName): Promise<void> };
 
@@ -37,6 +38,7 @@ const STEPS: Record<string, Step> = {
   '014-presence-tags': m014,
   '015-media-admin': m015,
   '016-user-directory': m016,
+  '017-media-change-capture': m017,
 };
 
 /** Applies pending migrations; the applied versions are recorded in `schema_migrations`. */
