@@ -259,10 +259,16 @@ export class SyncService {
     const userId = requester.userId;
     const from = since ?? ZERO_TOKEN;
     const now = { ...nowIn };
-    const pushRules = await this.d.pushRules.changesSince(from.pushRules, [userId]);
+    // On an incremental sync a stream that has not moved has nothing to read: most woken polls
+    // skip most streams. Independent reads run together (on PostgreSQL they are round trips).
+    const moved = (k: keyof SyncToken) => !since || from[k] !== now[k];
+    const [pushRules, firstMemberships] = await Promise.all([
+      moved('pushRules') ? this.d.pushRules.changesSince(from.pushRules, [userId]) : { position: now.pushRules, users: [] as string[] },
+      store.currentMemberships(this.d.db, userId),
+    ]);
     now.pushRules = Math.max(now.pushRules, pushRules.position);
 
-    let memberships = await store.currentMemberships(this.d.db, userId);
+    let memberships = firstMemberships;
     // A membership committed but not yet visible to readers: wait for it rather than half-see it.
     const newest = Math.max(0, ...memberships.map((m) => m.stream));
     if (newest > now.room) {
@@ -274,39 +280,37 @@ export class SyncService {
     const allRooms = memberships.map((m) => m.roomId);
     memberships = memberships.filter((m) => m.stream <= now.room && roomMatchesFilter(m.roomId, roomFilter));
 
-    const body: Json = {};
-    const rooms = await this.roomsPart(requester, filter, memberships, since ? from : undefined, now, fullState);
+    const presence = this.d.sources.presence;
+    const [rooms, rules, presenceEvents, toDevice, lists] = await Promise.all([
+      this.roomsPart(requester, filter, memberships, since ? from : undefined, now, fullState),
+      !since || pushRules.users.includes(userId) ? this.d.pushRules.ruleset(userId) : undefined,
+      presence?.enabled && moved('presence') ? presence.presenceForSync(userId, from.presence, now.presence) : [],
+      this.toDevicePart(requester, since ? from : undefined, now),
+      since && (moved('deviceList') || moved('room'))
+        ? this.d.e2eKeys.deviceListChanges(userId, { room: from.room, deviceList: from.deviceList }, { room: now.room, deviceList: now.deviceList })
+        : { changed: [] as string[], left: [] as string[] },
+    ]);
 
+    const body: Json = {};
     // Top-level account data: push rules when they changed (always on an initial sync), then the rest.
     const accountData: Array<{ type: string; content: unknown }> = [];
-    if (!since || pushRules.users.includes(userId)) accountData.push({ type: 'm.push_rules', content: await this.d.pushRules.ruleset(userId) });
-    const ad = rooms.accountData;
-    if (ad) accountData.push(...ad.global.filter((e) => e.type !== 'm.push_rules'));
+    if (rules) accountData.push({ type: 'm.push_rules', content: rules });
+    if (rooms.accountData) accountData.push(...rooms.accountData.global.filter((e) => e.type !== 'm.push_rules'));
     const globalData = accountData.filter((e) => eventMatchesFilter(e, filter.account_data)).slice(0, limitOf(filter.account_data));
     if (globalData.length > 0) body.account_data = { events: globalData };
 
-    const presence = this.d.sources.presence;
-    if (presence?.enabled) {
-      const evs = (await presence.presenceForSync(userId, from.presence, now.presence)).filter((e) => eventMatchesFilter(e, filter.presence));
-      if (evs.length > 0) body.presence = { events: evs.slice(0, limitOf(filter.presence)) };
+    const presenceShown = presenceEvents.filter((e) => eventMatchesFilter(e, filter.presence));
+    if (presenceShown.length > 0) body.presence = { events: presenceShown.slice(0, limitOf(filter.presence)) };
+
+    if (toDevice) {
+      now.toDevice = toDevice.next;
+      if (toDevice.messages.length > 0) body.to_device = { events: toDevice.messages };
     }
 
-    if (requester.deviceId !== null) {
-      const toDevice = this.d.toDevice;
-      // Syncing past a position acknowledges the messages up to it.
-      if (since && from.toDevice > 0) await toDevice.deleteToDeviceUpTo(userId, requester.deviceId, from.toDevice);
-      const got = await toDevice.toDeviceSince(userId, requester.deviceId, from.toDevice, TO_DEVICE_LIMIT);
-      now.toDevice = Math.max(got.next, from.toDevice);
-      if (got.messages.length > 0) body.to_device = { events: got.messages };
-    }
-
-    if (since) {
-      const lists = await this.d.e2eKeys.deviceListChanges(userId, { room: from.room, deviceList: from.deviceList }, { room: now.room, deviceList: now.deviceList });
-      const dl: Json = {};
-      if (lists.changed.length > 0) dl.changed = lists.changed;
-      if (lists.left.length > 0) dl.left = lists.left;
-      if (Object.keys(dl).length > 0) body.device_lists = dl;
-    }
+    const dl: Json = {};
+    if (lists.changed.length > 0) dl.changed = lists.changed;
+    if (lists.left.length > 0) dl.left = lists.left;
+    if (Object.keys(dl).length > 0) body.device_lists = dl;
 
     if (Object.keys(rooms.sections).some((k) => Object.keys(rooms.sections[k]!).length > 0)) {
       body.rooms = Object.fromEntries(Object.entries(rooms.sections).filter(([, v]) => Object.keys(v).length > 0));
@@ -315,6 +319,32 @@ export class SyncService {
     await this.addKeyCounts(requester, body);
     body.next_batch = formatSyncToken(now);
     return { body, empty, rooms: allRooms };
+  }
+
+  /** Devices whose to-device messages were acknowledged up to a position (no DELETE when nothing new is acknowledged). */
+  private readonly acknowledged = new Map<string, number>();
+
+  /**
+   * The device's to-device messages after the token, acknowledging (deleting) those up to it.
+   * Undefined for requests without a device.
+   */
+  private async toDevicePart(requester: Requester, since: SyncToken | undefined, now: SyncToken): Promise<{ messages: unknown[]; next: number } | undefined> {
+    const deviceId = requester.deviceId;
+    if (deviceId === null) return undefined;
+    const userId = requester.userId;
+    const from = since?.toDevice ?? 0;
+    const key = `${userId}|${deviceId}`;
+    // Syncing past a position acknowledges the messages up to it.
+    if (since && from > 0 && (this.acknowledged.get(key) ?? 0) < from) {
+      await this.d.toDevice.deleteToDeviceUpTo(userId, deviceId, from);
+      this.acknowledged.delete(key);
+      this.acknowledged.set(key, from);
+      if (this.acknowledged.size > 100_000) this.acknowledged.delete(this.acknowledged.keys().next().value!);
+    }
+    // Nothing was published after the token: nothing to read.
+    if (since && from >= now.toDevice) return { messages: [], next: from };
+    const got = await this.d.toDevice.toDeviceSince(userId, deviceId, from, TO_DEVICE_LIMIT);
+    return { messages: got.messages, next: Math.max(got.next, from) };
   }
 
   /** The `rooms` part (join, invite, leave, knock) and the account data read along the way. */
@@ -331,11 +361,12 @@ export class SyncService {
     const rf = filter.room;
     const sections: Record<string, Record<string, Json>> = { join: {}, invite: {}, leave: {}, knock: {} };
     const s = this.d.sources;
-    const accountData = s.accountData ? await s.accountData.accountDataForSync(userId, from.accountData, now.accountData) : undefined;
+    const accountData =
+      s.accountData && (!since || from.accountData !== now.accountData) ? await s.accountData.accountDataForSync(userId, from.accountData, now.accountData) : undefined;
 
     // Membership changes in the window, per room (the last one wins; the first tells what it was before).
     const changes = new Map<string, MembershipRow[]>();
-    if (since) for (const c of await store.membershipChanges(this.d.db, userId, from.room, now.room)) changes.set(c.roomId, [...(changes.get(c.roomId) ?? []), c]);
+    if (since && from.room < now.room) for (const c of await store.membershipChanges(this.d.db, userId, from.room, now.room)) changes.set(c.roomId, [...(changes.get(c.roomId) ?? []), c]);
 
     const joined = memberships.filter((m) => m.membership === 'join');
     const moved = since ? await store.roomsWithEvents(this.d.db, joined.map((m) => m.roomId), from.room, now.room) : new Set<string>();
@@ -391,7 +422,7 @@ export class SyncService {
     };
     const ef = rf?.ephemeral;
     if (s.typing) addEphemeral(s.typing.typingForSync(joinedIds, since ? from.typing : 0));
-    if (s.receipts) addEphemeral(await s.receipts.receiptsForSync(userId, joinedIds, since ? from.receipt : 0, now.receipt));
+    if (s.receipts && (!since || from.receipt !== now.receipt)) addEphemeral(await s.receipts.receiptsForSync(userId, joinedIds, since ? from.receipt : 0, now.receipt));
     for (const roomId of joinedIds) {
       const evs = (ephemeral.get(roomId) ?? []).filter((e) => eventMatchesFilter({ ...e, room_id: roomId }, ef)).slice(0, limitOf(ef));
       const data = roomData(accountData, roomId, rf?.account_data);
