@@ -240,9 +240,10 @@ export class E2eKeysService implements DeviceRemovalHooks {
    * those who left and now share no room. For /keys/changes and /sync's device_lists.
    */
   async deviceListChanges(userId: string, from: { room?: number; deviceList: number }, to: { room?: number; deviceList: number }): Promise<{ changed: string[]; left: string[] }> {
-    const changed = new Set(await store.changedUsersSharingRooms(this.db, userId, from.deviceList, to.deviceList));
+    // Empty ranges need no query (most syncs move one stream, not both).
+    const changed = new Set(from.deviceList < to.deviceList ? await store.changedUsersSharingRooms(this.db, userId, from.deviceList, to.deviceList) : []);
     const left = new Set<string>();
-    if (from.room !== undefined && to.room !== undefined) {
+    if (from.room !== undefined && to.room !== undefined && from.room < to.room) {
       for (const m of await store.membershipChangesInRange(this.db, userId, from.room, to.room)) {
         if (m.user_id === userId) continue;
         if (m.membership === 'join') {

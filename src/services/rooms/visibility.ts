@@ -76,6 +76,26 @@ export class UserRoomView {
   }
 }
 
+/**
+ * The view of a member joined since `since` (the position of their current membership event),
+ * for reads that start after it: a joined member sees every event while joined, whatever the
+ * history visibility, so no query is needed. Earlier events are hidden rather than decided (a
+ * bundled aggregation of an older event is left out, never leaked).
+ */
+export class JoinedView extends UserRoomView {
+  constructor(
+    roomId: string,
+    userId: string,
+    private readonly since: number,
+  ) {
+    super(roomId, userId, [{ stream: since, value: 'join' }], [], false);
+  }
+
+  override maySee(ev: StoredEvent): boolean {
+    return ev.roomId === this.roomId && ev.streamOrdering > this.since;
+  }
+}
+
 /** Most rooms' visibility timelines kept (they change rarely; the actor tells when one is stale). */
 const CACHE_SIZE = 2000;
 

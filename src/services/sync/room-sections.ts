@@ -7,7 +7,7 @@ import type { Requester } from '../auth.js';
 import { strippedState, toClientEvent, type ClientEvent } from '../rooms/client-events.js';
 import type { RoomHistoryService } from '../rooms/history.js';
 import type { RoomActor, RoomActors } from '../rooms/room-actor.js';
-import type { UserRoomView } from '../rooms/visibility.js';
+import { JoinedView, type UserRoomView } from '../rooms/visibility.js';
 
 /** State types copied into invite_state / knock_state (Synapse's room_prejoin_state defaults). */
 const STRIPPED_TYPES = ['m.room.create', 'm.room.join_rules', 'm.room.canonical_alias', 'm.room.avatar', 'm.room.encryption', 'm.room.name', 'm.room.topic'];
@@ -40,6 +40,8 @@ export interface RoomWindow {
   fullState: boolean;
   /** Include the room summary (heroes and member counts). */
   summary: boolean;
+  /** The position of the user's current join, when they are joined (a window after it needs no visibility query). */
+  joinedSince?: number;
 }
 
 /**
@@ -103,7 +105,10 @@ export class RoomSections {
   async build(requester: Requester, w: RoomWindow, filter: RoomFilter | undefined): Promise<RoomSection | null> {
     const actor = await this.actors.get(w.roomId);
     if (!actor) return null;
-    const view = await this.history.visibility.forUser(w.roomId, requester.userId);
+    const view =
+      w.joinedSince !== undefined && w.from >= w.joinedSince
+        ? new JoinedView(w.roomId, requester.userId, w.joinedSince)
+        : await this.history.visibility.forUser(w.roomId, requester.userId);
     const tf = filter?.timeline;
     const limit = Math.min(filterLimit(tf), MAX_TIMELINE_LIMIT);
     const { picked, limited } = await this.timelineEvents(view, w, tf, limit);

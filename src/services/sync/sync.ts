@@ -383,7 +383,7 @@ export class SyncService {
         if (!initial && !fullState && !moved.has(m.roomId)) continue;
         jobs.push(
           this.d.sections
-            .build(requester, { roomId: m.roomId, from: initial ? 0 : from.room, to: now.room, fullState: fullState || initial, summary: true }, rf)
+            .build(requester, { roomId: m.roomId, from: initial ? 0 : from.room, to: now.room, fullState: fullState || initial, summary: true, joinedSince: m.stream }, rf)
             .then((sec) => void joinSections.set(m.roomId, sec)),
         );
       } else if (m.membership === 'invite' || m.membership === 'knock') {
