@@ -98,7 +98,9 @@ export class E2eKeysService implements DeviceRemovalHooks {
     const otks = parseKeyMap(body.one_time_keys, 'one_time_keys');
     const fallbacks = parseKeyMap(body.fallback_keys ?? body['org.matrix.msc2732.fallback_keys'], 'fallback_keys');
     const now = this.now();
+    this.forgetKeyCounts(userId, deviceId);
     await withTransaction(this.db, async (tx) => {
+      afterSettle(tx, () => this.forgetKeyCounts(userId, deviceId));
       if (isObject(deviceKeys)) {
         const json = canonicalJson(deviceKeys);
         if ((await store.getDeviceKeyJson(tx, userId, deviceId)) !== json) {
@@ -141,6 +143,35 @@ export class E2eKeysService implements DeviceRemovalHooks {
     if (raw?.length === 32 && !verifyJson(keys, userId, `ed25519:${deviceId}`, ed as string)) {
       throw new MatrixError(400, 'M_INVALID_SIGNATURE', 'Invalid signature on device_keys');
     }
+  }
+
+  /**
+   * A device's one-time key counts and unused fallback key types, as every /sync reports them:
+   * kept in memory and forgotten whenever this process uploads, claims or deletes the device's
+   * keys (before the change and once it has settled, so a read that overlapped it is not kept).
+   */
+  async deviceKeyCounts(userId: string, deviceId: string): Promise<{ oneTimeKeys: Record<string, number>; fallbackTypes: string[] }> {
+    const key = `${userId}|${deviceId}`;
+    const cached = this.keyCounts.get(key);
+    if (cached) return cached;
+    const generation = this.keyCountsGeneration;
+    const [oneTimeKeys, fallbackTypes] = await Promise.all([this.oneTimeKeyCounts(userId, deviceId), this.unusedFallbackKeyTypes(userId, deviceId)]);
+    const value = { oneTimeKeys, fallbackTypes };
+    if (generation === this.keyCountsGeneration) {
+      this.keyCounts.set(key, value);
+      if (this.keyCounts.size > 100_000) this.keyCounts.delete(this.keyCounts.keys().next().value!);
+    }
+    return value;
+  }
+
+  private readonly keyCounts = new Map<string, { oneTimeKeys: Record<string, number>; fallbackTypes: string[] }>();
+  private keyCountsGeneration = 0;
+
+  /** Drops cached key counts of one device, or of every device of the user. */
+  private forgetKeyCounts(userId: string, deviceId?: string): void {
+    this.keyCountsGeneration++;
+    if (deviceId !== undefined) this.keyCounts.delete(`${userId}|${deviceId}`);
+    else for (const k of [...this.keyCounts.keys()]) if (k.startsWith(`${userId}|`)) this.keyCounts.delete(k);
   }
 
   /** Unclaimed one-time keys per algorithm (Synapse always reports signed_curve25519). */
@@ -217,7 +248,9 @@ export class E2eKeysService implements DeviceRemovalHooks {
       }
       const byDevice: Json = {};
       for (const [deviceId, algorithm] of Object.entries(devices)) {
+        this.forgetKeyCounts(userId, deviceId);
         const got = (await store.claimOneTimeKey(this.db, userId, deviceId, algorithm)) ?? (await store.useFallbackKey(this.db, userId, deviceId, algorithm));
+        this.forgetKeyCounts(userId, deviceId);
         if (got) byDevice[deviceId] = { [`${algorithm}:${got.key_id}`]: JSON.parse(got.key_json) };
       }
       if (Object.keys(byDevice).length > 0) keys[userId] = byDevice;
@@ -414,12 +447,16 @@ export class E2eKeysService implements DeviceRemovalHooks {
   // Device removal (AccountsService calls these inside its transaction) -------------------------
 
   async devicesRemovedIn(tx: Db, userId: string, deviceIds: string[]): Promise<void> {
+    this.forgetKeyCounts(userId);
+    afterSettle(tx, () => this.forgetKeyCounts(userId));
     const keyed = await store.keyedDeviceIds(tx, userId, deviceIds);
     await store.deleteDevicesE2e(tx, userId, deviceIds);
     if (keyed.length > 0) await this.recordDeviceListChangeIn(tx, userId, keyed);
   }
 
   async allDevicesRemovedIn(tx: Db, userId: string): Promise<void> {
+    this.forgetKeyCounts(userId);
+    afterSettle(tx, () => this.forgetKeyCounts(userId));
     const keyed = await store.keyedDeviceIds(tx, userId, 'all');
     for (const table of ['e2e_device_keys_json', 'e2e_one_time_keys_json', 'e2e_fallback_keys_json', 'device_inbox'] as const) {
       await inChunks((n) => store.deleteSomeUserE2e(tx, table, userId, n), 200);

@@ -137,6 +137,13 @@ describe('/sync streams and the legacy endpoints', () => {
     expect(otk.status).toBe(200);
     const own = await sync(bob2);
     expect(own.body.device_one_time_keys_count.signed_curve25519).toBe(1);
+    // A claim by someone else is seen on the device's next sync (the counts are cached per device).
+    const claim = await s.request('POST', `${V3}/keys/claim`, { token: alice.accessToken, body: { one_time_keys: { [bob2.userId]: { [bob2.deviceId]: 'signed_curve25519' } } } });
+    expect(Object.keys(claim.body.one_time_keys[bob2.userId][bob2.deviceId])).toEqual(['signed_curve25519:AAAA']);
+    expect((await sync(bob2)).body.device_one_time_keys_count.signed_curve25519).toBe(0);
+    const more = await s.request('POST', `${V3}/keys/upload`, { token: bob2.accessToken, body: { one_time_keys: { 'signed_curve25519:BBBB': { key: 'k2', signatures: {} }, 'signed_curve25519:CCCC': { key: 'k3', signatures: {} } } } });
+    expect(more.status).toBe(200);
+    expect((await sync(bob2)).body.device_one_time_keys_count.signed_curve25519).toBe(2);
   });
 
   it('GET /events returns what happened after `from`, and holds when nothing has', async () => {

@@ -245,10 +245,7 @@ export class SyncService {
 
   private async addKeyCounts(requester: Requester, body: Json): Promise<void> {
     if (requester.deviceId === null) return;
-    const [counts, fallback] = await Promise.all([
-      this.d.e2eKeys.oneTimeKeyCounts(requester.userId, requester.deviceId),
-      this.d.e2eKeys.unusedFallbackKeyTypes(requester.userId, requester.deviceId),
-    ]);
+    const { oneTimeKeys: counts, fallbackTypes: fallback } = await this.d.e2eKeys.deviceKeyCounts(requester.userId, requester.deviceId);
     body.device_one_time_keys_count = counts;
     body.device_unused_fallback_key_types = fallback;
     body['org.matrix.msc2732.device_unused_fallback_key_types'] = fallback;
