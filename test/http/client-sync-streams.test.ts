@@ -146,6 +146,17 @@ describe('/sync streams and the legacy endpoints', () => {
     expect((await sync(bob2)).body.device_one_time_keys_count.signed_curve25519).toBe(2);
   });
 
+  it('the room summary comes with membership changes, not with every message', async () => {
+    const since = await tokenOf(alice);
+    await send(bob, { msgtype: 'm.text', body: 'plain' });
+    const plain = await sync(alice, { since });
+    expect(plain.body.rooms.join[roomId].summary).toBeUndefined();
+    const dan = await s.registerUser('dan');
+    expect((await s.request('POST', `${V3}/join/${encodeURIComponent(roomId)}`, { token: dan.accessToken, body: {} })).status).toBe(200);
+    const joined = await sync(alice, { since: plain.body.next_batch });
+    expect(joined.body.rooms.join[roomId].summary['m.joined_member_count']).toBe(4);
+  });
+
   it('GET /events returns what happened after `from`, and holds when nothing has', async () => {
     const first = await s.request('GET', `${V3}/events?timeout=0`, { token: bob.accessToken });
     expect(first.status).toBe(200);

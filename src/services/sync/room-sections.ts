@@ -157,7 +157,10 @@ export class RoomSections {
       timeline: { events: timeline, limited, prev_batch: `s${timelineStart}` },
       state,
     };
-    if (w.summary) section.summary = await this.summary(w.roomId, requester.userId, actor);
+    // The summary changes only with memberships: sent on initial and full-state syncs and when the
+    // window carries member events, as Synapse does (clients keep the last one they got).
+    const memberChange = picked.some((e) => e.pdu.type === MEMBER) || stateEvents.some((e) => e.pdu.type === MEMBER);
+    if (w.summary && (w.from === 0 || w.fullState || memberChange)) section.summary = await this.summary(w.roomId, requester.userId, actor);
     return section;
   }
 
