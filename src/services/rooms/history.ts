@@ -138,6 +138,8 @@ function sqlFilterOf(f: RoomEventFilter | undefined): SqlFilter | undefined {
 
 // ---------------------------------------------------------------------------------------------
 
+/** Pages whose bundled aggregations are kept (see RoomHistoryService.aggregationsOf). */
+const AGGREGATION_PAGES = 256;
 /** Synapse's cap on pagination limits (larger values are lowered to it, not refused). */
 export const MAX_LIMIT = 1000;
 /** Rounds of reading past invisible or filtered-out events before answering with a shorter page. */
@@ -470,6 +472,24 @@ export class RoomHistoryService {
   // -------------------------------------------------------------------------------------------
   // Client format with bundled aggregations.
 
+  /**
+   * Thread summaries and edits of a page's events. A page read by many users at the same stream
+   * position (a thousand long-polls woken by one message) is looked up once: the answer is kept
+   * per (room, position, events) for the few pages most recently asked for.
+   */
+  private aggregationsOf(roomId: string, ids: readonly string[]): Promise<[Awaited<ReturnType<typeof history.threadSummaries>>, Awaited<ReturnType<typeof history.editsOf>>]> {
+    const key = `${roomId}\u0000${this.positions.current}\u0000${ids.join('\u0000')}`;
+    const known = this.aggregations.get(key);
+    if (known) return known;
+    const read = Promise.all([history.threadSummaries(this.db, roomId, ids), history.editsOf(this.db, roomId, ids)]);
+    this.aggregations.set(key, read);
+    read.catch(() => this.aggregations.delete(key));
+    if (this.aggregations.size > AGGREGATION_PAGES) this.aggregations.delete(this.aggregations.keys().next().value!);
+    return read;
+  }
+
+  private readonly aggregations = new Map<string, ReturnType<RoomHistoryService['aggregationsOf']>>();
+
   /** Client-format events with bundled aggregations, as every read path serves them (/sync too). */
   clientEvents(stored: readonly StoredEvent[], actor: RoomActor, requester: Requester, view: UserRoomView): Promise<ClientEvent[]> {
     return this.serialize(stored, actor, requester, view);
@@ -485,7 +505,7 @@ export class RoomHistoryService {
     const live = stored.filter((e) => !e.redactedBy);
     if (live.length === 0) return client;
     const ids = live.map((e) => e.eventId);
-    const [threads, edits] = await Promise.all([history.threadSummaries(this.db, actor.roomId, ids), history.editsOf(this.db, actor.roomId, ids)]);
+    const [threads, edits] = await this.aggregationsOf(actor.roomId, ids);
     const replied = threads.size ? await history.threadsRepliedBy(this.db, [...threads.keys()], requester.userId) : new Set<string>();
 
     const byId = new Map(live.map((e) => [e.eventId, e]));
