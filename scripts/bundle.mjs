@@ -8,10 +8,10 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-// Loaded from node_modules at run time: native addons, and pg (only used on PostgreSQL; its
+// Loaded from node_modules at run time: native addons (sharp only on the first thumbnail), and pg (only used on PostgreSQL; its
 // optional pg-native is native too). They are CommonJS: load them with require(), because an ES
 // import of CommonJS starts node's export scanner (cjs-module-lexer), ≈1 MB that then stays.
-const VIA_REQUIRE = ['better-sqlite3', 'bcrypt', 'pg'];
+const VIA_REQUIRE = ['better-sqlite3', 'bcrypt', 'pg', 'sharp'];
 const viaRequire = {
   name: 'axon-via-require',
   setup(b) {

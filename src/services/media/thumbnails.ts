@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import type Sharp from 'sharp';
 import { essence } from './headers.js';
 
 /**
@@ -6,6 +6,10 @@ import { essence } from './headers.js';
  * off the event loop; `ThumbnailQueue` bounds how many images are in flight at once, so a burst of
  * uploads cannot take every thread or hold many decoded images in memory.
  */
+
+/** sharp loads libvips (≈20 MB of native memory): on the first thumbnail, not at start-up. */
+let sharpModule: Promise<typeof Sharp> | undefined;
+const loadSharp = (): Promise<typeof Sharp> => (sharpModule ??= import('sharp').then((m) => m.default));
 
 export type ThumbnailMethod = 'crop' | 'scale';
 
@@ -62,6 +66,7 @@ export async function renderThumbnail(
   type: 'image/jpeg' | 'image/png',
   maxPixels: number,
 ): Promise<Buffer> {
+  const sharp = await loadSharp();
   const img = sharp(source, { limitInputPixels: maxPixels, failOn: 'error' }).rotate();
   const resized = img.resize(w, h, method === 'crop' ? { fit: 'cover', position: 'centre' } : { fit: 'fill' });
   return type === 'image/jpeg' ? resized.flatten({ background: '#ffffff' }).jpeg({ quality: 80 }).toBuffer() : resized.png().toBuffer();
@@ -69,6 +74,7 @@ export async function renderThumbnail(
 
 /** Width and height of an image as displayed (EXIF orientation applied), or null when it is not one sharp reads. */
 export async function imageSize(source: string, maxPixels: number): Promise<{ width: number; height: number } | null> {
+  const sharp = await loadSharp();
   try {
     const m = await sharp(source, { limitInputPixels: false }).metadata();
     if (!m.width || !m.height) return null;
