@@ -134,12 +134,6 @@ const BODILESS = new Set([
   'PUT /_matrix/media/v3/upload/:serverName/:mediaId',
   'PUT /_matrix/media/r0/upload/:serverName/:mediaId',
   'POST /_matrix/media/v1/create',
-  // Media uploads take raw bytes of any type, not JSON; create ignores its body as Synapse does.
-  'POST /_matrix/media/v3/upload',
-  'POST /_matrix/media/r0/upload',
-  'PUT /_matrix/media/v3/upload/:serverName/:mediaId',
-  'PUT /_matrix/media/r0/upload/:serverName/:mediaId',
-  'POST /_matrix/media/v1/create',
   'DELETE /_matrix/client/v3/pushrules/*',
   'DELETE /_matrix/client/r0/pushrules/*',
   // The media Admin API ignores bodies, as Synapse does (tools send `{}`).
