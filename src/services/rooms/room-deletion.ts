@@ -155,6 +155,9 @@ export class RoomDeletionService {
     const running = await this.tasks.list({ actions: [DELETE_ROOM_ACTION, PURGE_ROOM_ACTION], resourceId: roomId, statuses: ['scheduled', 'active'] });
     if (running.length) throw badRequest(`Purge already in progress for ${roomId}`);
     const task = await this.tasks.schedule(DELETE_ROOM_ACTION, roomId, { ...params });
+    // Sends are refused from the moment the deletion is accepted, not only once its task has
+    // started (under load that can be later); the task reopens the room if it ends without a purge.
+    this.creator.actors.close(roomId);
     return task.id;
   }
 
