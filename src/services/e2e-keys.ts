@@ -2,6 +2,7 @@ import { MatrixError, badJson, badRequest, invalidParam, notFound } from '../err
 import { canonicalJson } from '../matrix/canonical-json.js';
 import { decodeBase64, verifyJson } from '../matrix/signed-json.js';
 import { afterSettle, announce, withTransaction, type Db } from '../storage/database.js';
+import { shareARoom } from '../storage/stores/shared-rooms.js';
 import { inChunks } from '../storage/bulk.js';
 import * as store from '../storage/stores/e2e-keys.js';
 import type { DeviceRemovalHooks } from './accounts.js';
@@ -283,7 +284,7 @@ export class E2eKeysService implements DeviceRemovalHooks {
           changed.add(m.user_id);
           left.delete(m.user_id);
         } else if (m.membership === 'leave' || m.membership === 'ban') {
-          if (!(await store.shareARoom(this.db, userId, m.user_id))) {
+          if (!(await shareARoom(this.db, userId, m.user_id))) {
             left.add(m.user_id);
             changed.delete(m.user_id);
           }

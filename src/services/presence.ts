@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { badRequest, forbidden, invalidParam } from '../errors.js';
 import { afterSettle, announce, withTransaction, type Db } from '../storage/database.js';
+import { shareARoom } from '../storage/stores/shared-rooms.js';
 import * as store from '../storage/stores/presence.js';
 import type { PresenceRow } from '../storage/stores/presence.js';
 import type { Requester } from './auth.js';
@@ -151,7 +152,7 @@ export class PresenceService {
   async getStatus(requester: Requester, userId: string): Promise<Record<string, unknown>> {
     checkUserId(userId);
     if (!this.config.enabled) return { presence: 'offline' };
-    if (userId !== requester.userId && !(await store.shareARoom(this.db, requester.userId, userId))) {
+    if (userId !== requester.userId && !(await shareARoom(this.db, requester.userId, userId))) {
       throw forbidden('You are not allowed to see their presence.');
     }
     return formatPresence(await this.current(userId), this.now(), false);

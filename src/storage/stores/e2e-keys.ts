@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../database.js';
+import { sharesAJoinedRoomWith } from './shared-rooms.js';
 import type {} from '../schema/e2e-tables.js';
 
 // Device keys ---------------------------------------------------------------------------------
@@ -263,16 +264,7 @@ export async function changedUsersSharingRooms(db: Db, userId: string, from: num
     .where((eb) =>
       eb.or([
         eb('d.user_id', '=', userId),
-        eb.exists(
-          eb
-            .selectFrom('local_current_membership as mine')
-            .innerJoin('local_current_membership as theirs', 'theirs.room_id', 'mine.room_id')
-            .select(sql`1`.as('one'))
-            .where('mine.user_id', '=', userId)
-            .where('mine.membership', '=', 'join')
-            .where('theirs.membership', '=', 'join')
-            .whereRef('theirs.user_id', '=', 'd.user_id'),
-        ),
+        sharesAJoinedRoomWith(eb, userId, 'd.user_id'),
       ]),
     )
     .execute();
@@ -293,17 +285,3 @@ export async function membershipChangesInRange(db: Db, userId: string, from: num
   return rows.map((r) => ({ user_id: r.user_id, membership: r.membership }));
 }
 
-/** Whether two users share a joined room now. */
-export async function shareARoom(db: Db, a: string, b: string): Promise<boolean> {
-  const row = await db
-    .selectFrom('local_current_membership as x')
-    .innerJoin('local_current_membership as y', 'y.room_id', 'x.room_id')
-    .select('x.room_id')
-    .where('x.user_id', '=', a)
-    .where('x.membership', '=', 'join')
-    .where('y.user_id', '=', b)
-    .where('y.membership', '=', 'join')
-    .limit(1)
-    .executeTakeFirst();
-  return row !== undefined;
-}

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../database.js';
+import { sharesAJoinedRoomWith } from './shared-rooms.js';
 import type { PresenceStreamTable } from '../schema/presence-tables.js';
 
 /** Presence rows (Synapse's `presence_stream`, one per user) and the membership reads presence and typing need. */
@@ -62,16 +63,7 @@ export async function presenceOfUsersSharingRooms(db: Db, userId: string, from: 
     .where((eb) =>
       eb.or([
         eb('p.user_id', '=', userId),
-        eb.exists(
-          eb
-            .selectFrom('local_current_membership as mine')
-            .innerJoin('local_current_membership as theirs', 'theirs.room_id', 'mine.room_id')
-            .select(sql`1`.as('one'))
-            .where('mine.user_id', '=', userId)
-            .where('mine.membership', '=', 'join')
-            .where('theirs.membership', '=', 'join')
-            .whereRef('theirs.user_id', '=', 'p.user_id'),
-        ),
+        sharesAJoinedRoomWith(eb, userId, 'p.user_id'),
       ]),
     );
   if (!includeOffline) q = q.where('p.state', '!=', 'offline');
@@ -79,20 +71,6 @@ export async function presenceOfUsersSharingRooms(db: Db, userId: string, from: 
   return rows.map(fromDb);
 }
 
-/** Whether two users are both joined to at least one room. */
-export async function shareARoom(db: Db, a: string, b: string): Promise<boolean> {
-  const row = await db
-    .selectFrom('local_current_membership as x')
-    .innerJoin('local_current_membership as y', 'y.room_id', 'x.room_id')
-    .select(sql`1`.as('one'))
-    .where('x.user_id', '=', a)
-    .where('x.membership', '=', 'join')
-    .where('y.user_id', '=', b)
-    .where('y.membership', '=', 'join')
-    .limit(1)
-    .executeTakeFirst();
-  return row !== undefined;
-}
 
 /** A local user's current membership of a room, if any. */
 export async function membershipOf(db: Db, userId: string, roomId: string): Promise<string | undefined> {
