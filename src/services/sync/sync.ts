@@ -10,7 +10,7 @@ import type { PushRulesService } from '../push-rules.js';
 import type { StreamPositions } from '../rooms/stream-positions.js';
 import type { ToDeviceService } from '../to-device.js';
 import { BuildSlots } from './build-slots.js';
-import { RoomSections, type RoomSection } from './room-sections.js';
+import type { RoomSections, RoomSection } from './room-sections.js';
 import { formatSyncToken, parseSyncToken, sameToken, ZERO_TOKEN, type SyncToken } from './token.js';
 import type { SyncWaiters } from './waiters.js';
 
@@ -112,10 +112,6 @@ export class SyncService {
   }
 
   private closing = false;
-
-  get sections(): RoomSections {
-    return this.d.sections;
-  }
 
   /** Runs a sync, sharing the answer of an identical one in flight. `signal`: the client went away. */
   async sync(requester: Requester, req: SyncRequest, signal?: AbortSignal): Promise<Json> {
