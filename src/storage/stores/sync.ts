@@ -79,17 +79,6 @@ export async function lastEventAt(db: Db, roomId: string, stream: number): Promi
   return row?.event_id;
 }
 
-/** The members of a room in its current state, with their membership (for the room summary). */
-export async function roomMembers(db: Db, roomId: string): Promise<Array<{ userId: string; membership: string; stream: number }>> {
-  const rows = await db
-    .selectFrom('current_state_events')
-    .select(['state_key', 'membership', 'event_stream_ordering'])
-    .where('room_id', '=', roomId)
-    .where('type', '=', 'm.room.member')
-    .execute();
-  return rows.map((r) => ({ userId: r.state_key, membership: r.membership ?? '', stream: Number(r.event_stream_ordering ?? 0) }));
-}
-
 /**
  * Up to `limit` members of a room other than `userId` whose current membership is one of
  * `memberships`, earliest membership event first (the summary's heroes).
